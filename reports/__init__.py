@@ -1,0 +1,1 @@
+"""Comparison reports: self-contained HTML, figures and a JSON summary."""

@@ -1,0 +1,20 @@
+"""Subcommands of the ``twin`` command line.
+
+Each module defines ``register(subparsers)`` which adds its parser and sets ``handler`` to a function
+``(args) -> int``. Add a module to :data:`COMMANDS` to expose it.
+"""
+
+from twin.commands import (
+    analyze,
+    datasets_cmd,
+    demo,
+    fit,
+    materials,
+    observe,
+    report,
+    run,
+)
+
+COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd]
+
+__all__ = ["COMMANDS"]
