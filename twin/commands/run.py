@@ -1,16 +1,61 @@
-"""``twin run``."""
+"""``twin run SCENARIO.toml -o OUT``: simulate a scenario and write ``OUT/trajectory.h5``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+from pathlib import Path
 
-from twin.commands._common import not_available
+from twin.commands._common import not_available, print_json
+from twin.scenario import load_scenario
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="(being written)")
+    parser = subparsers.add_parser(
+        "run",
+        help="simulate a scenario (crystal + operando protocol) and write OUT/trajectory.h5",
+        description=(
+            "Validate SCENARIO.toml, build the crystal lattice and the material's free energy, and evolve it "
+            "through the operando protocol. Frames (conditions and per-phase summaries every frame, per-site "
+            "fields at the scenario's stride) go to OUT/trajectory.h5, written atomically; checkpoints at the "
+            "scenario's interval allow `--resume` after an interruption, continuing bit for bit."
+        ),
+        epilog="Scenario reference: docs/scenario.md. Trajectory format: docs/trajectory-format.md.",
+    )
+    parser.add_argument("scenario", metavar="SCENARIO.toml", help="scenario file")
+    parser.add_argument("-o", "--output", metavar="OUT", help="output directory (default: ./<scenario stem>)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and print sites, memory per site, total memory, estimated time and the largest crystal "
+        "that fits the device memory; simulate nothing",
+    )
+    parser.add_argument("--json", action="store_true", help="with --dry-run: print the estimate as one JSON object")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_handle)
 
 
+def _engine_run():
+    if importlib.util.find_spec("twin.engine") is None or importlib.util.find_spec("twin.engine.run") is None:
+        raise not_available("simulation (twin run)", "the mesoscale engine")
+    from twin.engine import run as engine_run
+
+    return engine_run
+
+
 def _handle(args: argparse.Namespace) -> int:
-    raise not_available("twin run", "foundation")
+    scenario = load_scenario(args.scenario)
+    engine_run = _engine_run()
+    if args.dry_run:
+        estimate = engine_run.dry_run(scenario)
+        if args.json:
+            print_json(estimate)
+        else:
+            for key, value in estimate.items():
+                print(f"{key:32s} {value}")
+        return 0
+    out = Path(args.output) if args.output else Path(Path(args.scenario).stem)
+    path = engine_run.run_scenario(scenario, out, resume=args.resume, show_progress=not args.quiet)
+    print(f"trajectory written to {path}")
+    return 0

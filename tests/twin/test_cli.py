@@ -1,0 +1,73 @@
+"""The twin command: help on every subcommand, exit codes 0 / 2 (user error, one line) / 1 (bug)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from twin import cli
+from twin.commands import COMMANDS
+
+
+def _names():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sorted(sub.choices)
+
+
+def test_every_required_subcommand_exists():
+    assert {"run", "observe", "fit", "report", "demo", "materials", "datasets"} <= set(_names())
+
+
+@pytest.mark.parametrize("name", _names())
+def test_every_subcommand_has_real_help(name, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([name, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: twin {name}") and len(out.splitlines()) >= 4
+
+
+def test_user_error_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('material = "mil53-al"\n[crystal]\nsize = "30 K"\n', encoding="utf-8")
+    code = cli.main(["run", str(bad), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "crystal.size: expected a length" in err
+
+
+def test_usage_error_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run"])
+    assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_internal_error_exit_1(monkeypatch, capsys):
+    from twin.commands import materials
+
+    def boom(args):
+        raise RuntimeError("a bug")
+
+    parser_builder = cli.build_parser
+
+    def patched():
+        parser = parser_builder()
+        sub = next(a for a in parser._actions if a.dest == "command")
+        sub.choices["materials"].set_defaults(handler=boom)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", patched)
+    assert cli.main(["materials"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "internal error" in err
+    assert materials in COMMANDS
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "twin.cli", "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stdout.startswith("twin ")
