@@ -9,12 +9,14 @@ from twin.commands import (
     datasets_cmd,
     demo,
     fit,
+    isotherm,
     materials,
     observe,
+    phase_diagram,
     report,
     run,
 )
 
-COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd]
+COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, isotherm, phase_diagram]
 
 __all__ = ["COMMANDS"]

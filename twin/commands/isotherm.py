@@ -1,0 +1,136 @@
+"""``twin isotherm``: equilibrium isotherm of one guest with adsorption and desorption branches.
+
+Writes a CSV (``pressure_bar, uptake_mmol_per_g, phase, branch``) and a PNG plot beside it; ``--json`` prints
+the transition pressures per branch as one JSON object. Physics: :mod:`twin.thermo` (OFAST + IAST,
+spinodal hysteresis of the host double well).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from twin.commands._common import print_json
+from twin.errors import MaterialError, UnitError
+from twin.units import parse_quantity, parse_range
+
+__all__ = ["register", "compute_isotherm", "resolve_common"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "isotherm",
+        help="equilibrium isotherm with adsorption/desorption branches and breathing transitions",
+        description=(
+            "Compute the isotherm of one guest on a material from its thermodynamic parameter set; write a CSV "
+            "(pressure_bar, uptake_mmol_per_g, phase, branch) and a PNG beside it."
+        ),
+    )
+    parser.add_argument("--material", required=True, help="material name (see `twin materials`) or a .toml path")
+    parser.add_argument("--guest", required=True, help="guest gas, e.g. CO2")
+    parser.add_argument("--temperature", required=True, help='temperature, e.g. "303 K" or "30 °C"')
+    parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..40 bar" (log grid)')
+    parser.add_argument("--points", type=int, default=200, help="number of pressure points (default 200)")
+    parser.add_argument("--humidity", default="0 %", help='constant relative humidity, e.g. "40 %%" (default 0)')
+    parser.add_argument("--start", default="activated", help="initial phase: activated (default), stable, or a phase name")
+    parser.add_argument("-o", "--output", metavar="CSV", help="CSV file to write (a PNG is written beside it)")
+    parser.add_argument("--json", action="store_true", help="print the transition pressures as one JSON object")
+    parser.set_defaults(handler=_handle)
+
+
+def resolve_common(material_name: str, guest: str, temperature: str):
+    """Load the material and check guest and temperature (TwinError on bad input)."""
+    from twin.material import load_material
+
+    material = load_material(material_name)
+    if guest not in material.guests:
+        raise MaterialError(
+            f"--guest: {guest!r} has no parameters in material {material.name!r}; known guests: {', '.join(material.guests)}"
+        )
+    temperature_K = parse_quantity(temperature, "temperature", where="--temperature")
+    material.check_temperature(temperature_K, where="--temperature")
+    return material, temperature_K
+
+
+def pressure_grid(text: str, points: int, where: str = "--pressure") -> np.ndarray:
+    if points < 2:
+        raise UnitError(f"--points: expected an integer >= 2, got {points}")
+    if isinstance(text, str) and text.strip().startswith("-"):
+        raise UnitError(f"{where}: the bounds of a pressure range must be positive, got {text!r}")
+    low, high = parse_range(text, "pressure", where=where)
+    if low <= 0.0:
+        raise UnitError(f"{where}: the bounds of a pressure range must be positive (log grid), got {text!r}")
+    return np.geomspace(low, high, points)
+
+
+def compute_isotherm(material, guest: str, temperature_K: float, pressures_Pa, humidity: float = 0.0, start="activated"):
+    """Branches and transitions of one isotherm (see :func:`twin.thermo.transitions.isotherm_branches`)."""
+    from twin.thermo.transitions import find_transitions, isotherm_branches
+
+    branches = isotherm_branches(material.thermo, temperature_K, pressures_Pa, guest, relative_humidity=humidity, start=start)
+    transitions = find_transitions(material.thermo, temperature_K, branches, guest, relative_humidity=humidity)
+    return branches, transitions
+
+
+def _handle(args: argparse.Namespace) -> int:
+    material, temperature_K = resolve_common(args.material, args.guest, args.temperature)
+    grid = pressure_grid(args.pressure, args.points)
+    humidity = parse_quantity(args.humidity, "fraction", where="--humidity")
+    if not 0.0 <= humidity <= 1.0:
+        raise UnitError(f"--humidity: expected a relative humidity between 0 and 100 %, got {args.humidity!r}")
+    branches, transitions = compute_isotherm(material, args.guest, temperature_K, grid, humidity, args.start)
+    to_mmol_g = 1000.0 / material.mass_g_per_mol
+    names = material.phase_names
+    rows = [(p / 1e5, n * to_mmol_g, names[int(ph)], "adsorption")
+            for p, n, ph in zip(branches.pressure_Pa, branches.adsorption_uptake, branches.adsorption_phase)]
+    rows += [(p / 1e5, n * to_mmol_g, names[int(ph)], "desorption")
+             for p, n, ph in reversed(list(zip(branches.pressure_Pa, branches.desorption_uptake, branches.desorption_phase)))]
+    out = {
+        "material": material.name,
+        "guest": args.guest,
+        "temperature_K": float(temperature_K),
+        "relative_humidity": float(humidity),
+        "transitions": [t.as_dict() for t in transitions],
+    }
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["pressure_bar", "uptake_mmol_per_g", "phase", "branch"])
+            for p, n, ph, br in rows:
+                writer.writerow([f"{p:.6g}", f"{n:.6g}", ph, br])
+        _plot(path.with_suffix(".png"), rows, out)
+        out["csv"] = str(path)
+        out["png"] = str(path.with_suffix(".png"))
+    if args.json:
+        print_json(out)
+    elif not args.output:
+        for t in transitions:
+            print(f"{t.branch:11s} {t.phase_from} -> {t.phase_to} at {t.pressure_Pa / 1e5:.4g} bar")
+    return 0
+
+
+def _plot(path: Path, rows, info) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for branch, style in (("adsorption", "-"), ("desorption", "--")):
+        sel = [r for r in rows if r[3] == branch]
+        ax.plot([r[0] for r in sel], [r[1] for r in sel], style, label=branch)
+    for t in info["transitions"]:
+        ax.axvline(t["pressure_bar"], color="grey", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("pressure / bar")
+    ax.set_ylabel("uptake / mmol g$^{-1}$")
+    ax.set_title(f"{info['material']} + {info['guest']} at {info['temperature_K']:.1f} K")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
