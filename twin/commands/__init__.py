@@ -15,8 +15,9 @@ from twin.commands import (
     phase_diagram,
     report,
     run,
+    xrd,
 )
 
-COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, isotherm, phase_diagram]
+COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, isotherm, phase_diagram, xrd]
 
 __all__ = ["COMMANDS"]

@@ -1,0 +1,142 @@
+r"""Debye scattering equation for nanocrystals and atom clusters (JAX, blocked for memory).
+
+.. math::
+    I(Q) = \sum_i f_i(Q)^2 + \sum_{i \ne j} f_i(Q) f_j(Q)\,\frac{\sin Q r_{ij}}{Q r_{ij}}
+
+(P. Debye, Ann. Phys. 351, 809 (1915); B. E. Warren, *X-ray Diffraction*, Dover 1990, ch. 10), in
+electrons² per cluster, Q = 4π sin θ / λ [Å⁻¹], f from :mod:`instruments.xrd.form_factors`
+(s = Q / 4π). Orientational average of an isotropic powder of identical clusters; no
+Lorentz–polarisation, no Debye–Waller, no instrument — apply those on top.
+
+Two evaluations:
+
+* :func:`debye_intensity`: the exact double sum over atom pairs, in (block × block) tiles so memory is
+  O(block² · n_q) however many atoms; cost O(N² n_q).
+* :func:`pair_distance_histogram` + :func:`debye_intensity_histogram`: distances binned per species pair
+  (width δ, counts placed at bin centres), then a sum over bins; O(N²) once plus O(n_bins · n_q). The
+  binning error of a term is ≈ (Qδ)²/24 relative (e.g. 2e-5 for Q = 5 Å⁻¹, δ = 0.005 Å).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+__all__ = ["debye_intensity", "pair_distance_histogram", "debye_intensity_histogram", "form_factor_matrix"]
+
+
+def form_factor_matrix(
+    q_inv_ang: Float[Array, "n_q"], a: Float[Array, "n_species 4"], b: Float[Array, "n_species 4"],
+    c: Float[Array, "n_species"], mott_bethe: bool,
+) -> Float[Array, "n_species n_q"]:
+    """f₀ of each species on the Q grid (s = Q/4π), with an extra zero row for padding atoms."""
+    from instruments.xrd.form_factors import atomic_form_factor
+
+    f = atomic_form_factor(q_inv_ang / (4.0 * jnp.pi), a, b, c, mott_bethe).T
+    return jnp.concatenate([f, jnp.zeros_like(f[:1])], axis=0)
+
+
+def _pad(positions: Array, species: Array, n_species: int, block: int) -> tuple[Array, Array, int]:
+    n = positions.shape[0]
+    nb = -(-n // block)
+    pad = nb * block - n
+    pos = jnp.concatenate([positions, jnp.zeros((pad, 3), positions.dtype)])
+    spec = jnp.concatenate([species, jnp.full((pad,), n_species, species.dtype)])
+    return pos.reshape(nb, block, 3), spec.reshape(nb, block), nb
+
+
+@partial(jax.jit, static_argnames=("block_size",))
+def debye_intensity(
+    positions_A: Float[Array, "n_atoms 3"],
+    species_index: Int[Array, "n_atoms"],
+    form_factors: Float[Array, "n_species_plus_1 n_q"],
+    q_inv_ang: Float[Array, "n_q"],
+    block_size: int = 128,
+) -> Float[Array, "n_q"]:
+    """Exact Debye sum I(Q) [e²] (equation in the module docstring), tiled in block_size² pairs.
+
+    Args:
+        positions_A: Cartesian positions [Å].
+        species_index: species of each atom (row of ``form_factors``).
+        form_factors: f(Q) per species with a last zero row (:func:`form_factor_matrix`).
+        q_inv_ang: Q grid [Å⁻¹], > 0.
+    """
+    n_species = form_factors.shape[0] - 1
+    pos, spec, _ = _pad(positions_A, species_index, n_species, block_size)
+
+    def row(total: Array, xi: tuple[Array, Array]) -> tuple[Array, None]:
+        pi, si = xi
+        fi = form_factors[si]  # (b, n_q)
+
+        def col(acc: Array, xj: tuple[Array, Array]) -> tuple[Array, None]:
+            pj, sj = xj
+            fj = form_factors[sj]
+            r = jnp.sqrt(jnp.sum((pi[:, None, :] - pj[None, :, :]) ** 2, axis=-1))  # (b, b)
+            qr = r[:, :, None] * q_inv_ang[None, None, :]
+            sinc = jnp.where(qr > 1e-8, jnp.sin(qr) / jnp.where(qr > 1e-8, qr, 1.0), 1.0)
+            return acc + jnp.einsum("iq,ijq,jq->q", fi, sinc, fj), None
+
+        acc, _ = jax.lax.scan(col, jnp.zeros_like(q_inv_ang), (pos, spec))
+        return total + acc, None
+
+    total, _ = jax.lax.scan(row, jnp.zeros_like(q_inv_ang), (pos, spec))
+    return total
+
+
+@partial(jax.jit, static_argnames=("n_species", "n_bins", "block_size"))
+def pair_distance_histogram(
+    positions_A: Float[Array, "n_atoms 3"],
+    species_index: Int[Array, "n_atoms"],
+    n_species: int,
+    n_bins: int,
+    bin_width_A: float,
+    block_size: int = 256,
+) -> Float[Array, "n_species n_species n_bins"]:
+    """Counts of ordered pairs i ≠ j per species pair and distance bin [k·δ, (k+1)·δ), k < n_bins.
+
+    Choose ``n_bins·bin_width_A`` above the largest distance in the cluster (pairs beyond are dropped).
+    """
+    pos, spec, _ = _pad(positions_A, species_index, n_species, block_size)
+    all_pos = pos.reshape(-1, 3)
+    all_spec = spec.reshape(-1)
+    size = n_species * n_species * n_bins
+
+    def row(hist: Array, xi: tuple[Array, Array]) -> tuple[Array, None]:
+        pi, si = xi
+        r = jnp.sqrt(jnp.sum((pi[:, None, :] - all_pos[None, :, :]) ** 2, axis=-1))  # (b, N)
+        k = jnp.floor(r / bin_width_A).astype(jnp.int32)
+        ok = (r > 1e-6) & (k < n_bins) & (si[:, None] < n_species) & (all_spec[None, :] < n_species)
+        flat = (si[:, None] * n_species + all_spec[None, :]) * n_bins + k
+        flat = jnp.where(ok, flat, 0)
+        return hist.at[flat.reshape(-1)].add(ok.reshape(-1).astype(hist.dtype)), None
+
+    hist, _ = jax.lax.scan(row, jnp.zeros((size,), positions_A.dtype), (pos, spec))
+    return hist.reshape(n_species, n_species, n_bins)
+
+
+@jax.jit
+def debye_intensity_histogram(
+    histogram: Float[Array, "n_species n_species n_bins"],
+    bin_width_A: Float[Array, ""],
+    form_factors: Float[Array, "n_species_plus_1 n_q"],
+    species_counts: Float[Array, "n_species"],
+    q_inv_ang: Float[Array, "n_q"],
+) -> Float[Array, "n_q"]:
+    """I(Q) [e²] from a pair-distance histogram: Σ_a N_a f_a² + Σ_ab f_a f_b Σ_k n_ab,k sinc(Q r_k)."""
+    n_bins = histogram.shape[-1]
+    r = (jnp.arange(n_bins, dtype=q_inv_ang.dtype) + 0.5) * bin_width_A
+    qr = q_inv_ang[:, None] * r[None, :]
+    sinc = jnp.sin(qr) / qr  # (n_q, n_bins); r > 0 always
+    f = form_factors[:-1]  # (n_species, n_q)
+    s_ab = jnp.einsum("abk,qk->abq", histogram, sinc)
+    cross = jnp.einsum("aq,abq,bq->q", f, s_ab, f)
+    return jnp.einsum("a,aq->q", species_counts, f**2) + cross
+
+
+def species_counts(species_index: np.ndarray, n_species: int) -> np.ndarray:
+    """Number of atoms of each species."""
+    return np.bincount(np.asarray(species_index), minlength=n_species).astype(float)

@@ -1,0 +1,125 @@
+"""``twin xrd STRUCTURE.cif``: powder pattern and reflection list of one structure (experiment planning)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from twin.commands._common import print_json
+from twin.errors import DataFormatError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "xrd",
+        help="powder XRD pattern / reflection list of one crystal structure",
+        description=(
+            "Compute the powder pattern of STRUCTURE (a CIF) with the instrument profile and write it as CSV "
+            "(two_theta_deg,intensity) plus a PNG beside it; with --peaks list the reflections (merged "
+            "symmetry-equivalent families, intensity_rel = 100 for the strongest); with --json print one "
+            'JSON object {"wavelength_A", "peaks": [{"two_theta_deg", "d_A", "intensity_rel", "hkl"}...]}.'
+        ),
+    )
+    parser.add_argument("structure", metavar="STRUCTURE.cif", help="crystal structure file")
+    parser.add_argument("--wavelength", default="CuKa",
+                        help='"CuKa" (Kα1+Kα2 doublet, default), "CuKa1", or a length such as "1.5406 A"')
+    parser.add_argument("--two-theta", default="3..50", help='2θ range, e.g. "3..50" or "3..50 deg" (default 3..50)')
+    parser.add_argument("--step", default="0.01", help="2θ step in degrees (default 0.01)")
+    parser.add_argument("--instrument", metavar="INSTRUMENT.toml", help="diffractometer settings (overrides the defaults)")
+    parser.add_argument("--size", default=None, help='crystallite size for size broadening, e.g. "50 nm" (default: none)')
+    parser.add_argument("--table", default="pymatgen", choices=["pymatgen", "cromer_mann"], help="form-factor table")
+    parser.add_argument("-o", "--output", metavar="PATTERN.csv", help="write the profile here (and PATTERN.png)")
+    parser.add_argument("--peaks", action="store_true", help="list the reflections")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from instruments.xrd import (
+        CU_KA1_A,
+        d_min_for,
+        load_instrument,
+        make_instrument,
+        make_phase_state,
+        peak_list,
+        phase_from_cif,
+        powder_pattern,
+    )
+    from instruments.xrd.instrument import _ANGLE_DEG, _LENGTH_A, _quantity, parse_two_theta_range, parse_wavelength
+
+    if args.instrument:
+        inst, grid = load_instrument(args.instrument)
+        lam = float(np.asarray(inst.wavelengths_A)[0])
+        wavelength_label: float | str = lam
+        lo, hi = float(grid[0]), float(grid[-1])
+    else:
+        wavelength = parse_wavelength(args.wavelength, "--wavelength")
+        lo, hi = parse_two_theta_range(args.two_theta, "--two-theta")
+        step = _quantity(args.step, _ANGLE_DEG, '"0.01"', "--step", bare_ok=True)
+        if not step > 0 or (hi - lo) / step > 2_000_000:
+            raise DataFormatError(f"--step: expected a positive step in degrees giving ≤ 2,000,000 points, got {args.step!r}")
+        inst = make_instrument(wavelength)
+        grid = np.linspace(lo, hi, int(round((hi - lo) / step)) + 1)
+        lam = CU_KA1_A if isinstance(wavelength, str) else wavelength
+        wavelength_label = lam
+    lam_max = float(np.max(np.asarray(inst.wavelengths_A)))
+    phase = phase_from_cif(args.structure, d_min_for(lam_max, hi), table=args.table)
+    peaks = peak_list(phase, lam, (lo, hi))
+    result: dict = {"structure": str(args.structure), "wavelength_A": round(float(wavelength_label), 6),
+                    "two_theta_range_deg": [lo, hi], "form_factor_table": args.table}
+    if args.output or not args.peaks:
+        size = 1e6 if args.size is None else _quantity(args.size, _LENGTH_A, '"50 nm"', "--size")
+        if not math.isfinite(size) or size <= 0:
+            raise DataFormatError(f"--size: expected a positive length such as \"50 nm\", got {args.size!r}")
+        state = make_phase_state(phase.lattice, size_A=size)
+        y = np.asarray(powder_pattern((phase,), (state,), inst, np.asarray(grid, dtype=np.float32)), dtype=float)
+        y = 100.0 * y / max(float(y.max()), 1e-30)
+        if args.output:
+            out = Path(args.output)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            np.savetxt(out, np.column_stack([grid, y]), delimiter=",", header="two_theta_deg,intensity",
+                       comments="", fmt="%.5f")
+            _png(out.with_suffix(".png"), grid, y, peaks, str(args.structure), lam)
+            result["output"] = str(out)
+            result["png"] = str(out.with_suffix(".png"))
+        result["n_points"] = int(len(grid))
+    if args.peaks:
+        result["peaks"] = [
+            {"two_theta_deg": round(p["two_theta_deg"], 4), "d_A": round(p["d_A"], 4),
+             "intensity_rel": round(p["intensity_rel"], 3), "hkl": p["hkl"], "multiplicity": p["multiplicity"]}
+            for p in peaks
+        ]
+    if args.json:
+        print_json(result)
+    elif args.peaks:
+        print(f"# {args.structure}  λ = {lam:.5f} Å")
+        print(f"{'2θ (deg)':>10} {'d (Å)':>9} {'I rel':>8}  hkl")
+        for p in result["peaks"]:
+            print(f"{p['two_theta_deg']:10.3f} {p['d_A']:9.4f} {p['intensity_rel']:8.2f}  "
+                  + " ".join("(" + " ".join(map(str, h)) + ")" for h in p["hkl"]))
+    else:
+        print(json.dumps({k: v for k, v in result.items() if k != "peaks"}))
+    return 0
+
+
+def _png(path: Path, grid, y, peaks, title: str, lam: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=120)
+    ax.plot(grid, y, lw=0.8, color="k")
+    for p in peaks:
+        if p["intensity_rel"] >= 5:
+            ax.axvline(p["two_theta_deg"], color="tab:red", lw=0.4, alpha=0.5)
+    ax.set_xlabel("2θ (deg)")
+    ax.set_ylabel("intensity (rel.)")
+    ax.set_title(f"{Path(title).name}, λ = {lam:.4f} Å", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
