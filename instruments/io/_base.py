@@ -1,0 +1,171 @@
+"""Helpers shared by the readers: errors with file and position, safe decoding, checked numbers.
+
+Every reader turns anything wrong with a file into :class:`twin.errors.DataFormatError` whose message
+starts with the file, then the line (text) or byte offset (binary) or member/element (archives, XML),
+then what was expected and what was found, e.g.
+``run3.xy, line 41: expected 2 numbers per line, got 'abc'``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from twin.errors import DataFormatError
+
+__all__ = [
+    "fail",
+    "read_bytes",
+    "decode_text",
+    "parse_float",
+    "check_finite",
+    "check_axis",
+    "guard",
+    "MAX_FILE_BYTES",
+    "KALPHA",
+]
+
+#: readers refuse files larger than this (a measured pattern, spectrum or isotherm is far smaller)
+MAX_FILE_BYTES = 2 * 1024**3
+
+#: Kα1, Kα2 wavelengths [Å] and Kβ of the common anodes, for formats that name only the anode.
+#: Values: Hölzer et al., Phys. Rev. A 56, 4554 (1997) (Cu, Co, Cr, Fe, Ni) and International Tables
+#: for Crystallography Vol. C, Table 4.2.2.1 (Mo, Ag). Kα2/Kα1 intensity ratio 0.5.
+KALPHA: dict[str, tuple[float, float, float]] = {
+    "Cu": (1.540598, 1.544426, 1.392250),
+    "Co": (1.788996, 1.792850, 1.620830),
+    "Cr": (2.289760, 2.293663, 2.084920),
+    "Fe": (1.936042, 1.939980, 1.756610),
+    "Mo": (0.709319, 0.713609, 0.632305),
+    "Ag": (0.559421, 0.563812, 0.497082),
+}
+
+T = TypeVar("T")
+
+
+def fail(path: str | Path, where: str | None, message: str) -> DataFormatError:
+    """The error for a malformed file: ``"<path>, <where>: <message>"`` (``where`` may be ``None``)."""
+    place = f"{path}, {where}" if where else f"{path}"
+    return DataFormatError(f"{place}: {message}")
+
+
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The whole file, or a :class:`DataFormatError` if it is missing, unreadable, empty or too big."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DataFormatError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror})") from None
+    if size > limit:
+        raise fail(path, None, f"file of {size} bytes is larger than the {limit}-byte limit for a measurement")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not data.strip():
+        raise fail(path, "byte 0", "the file is empty")
+    return data
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """Decode a text format: UTF-8 (BOM stripped), UTF-16 when a BOM says so, else Windows-1252.
+
+    NUL bytes (binary content) or undefined Windows-1252 bytes raise :class:`DataFormatError` with the
+    byte offset. Vendor text exports are UTF-8 or Windows-1252 (the ° in headers); anything else
+    is not a text measurement.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise fail(path, f"byte {exc.start}", "invalid UTF-16 text") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise fail(path, f"byte {nul}", "binary content (NUL byte) in a text format")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise fail(path, f"byte {exc.start}", "text is neither UTF-8 nor Windows-1252") from None
+
+
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?$")
+
+
+def parse_float(token: str, path: Path, where: str, what: str = "a number") -> float:
+    """A finite float from ``token`` (Fortran ``D`` exponents accepted); NaN, Inf and overflow refused."""
+    t = token.strip()
+    if not _FLOAT_RE.match(t):
+        shown = t if len(t) <= 40 else t[:37] + "..."
+        raise fail(path, where, f"expected {what}, got {shown!r}")
+    value = float(t.replace("d", "e").replace("D", "e"))
+    if not math.isfinite(value):
+        raise fail(path, where, f"{what} {t!r} is out of the floating-point range")
+    return value
+
+
+def check_finite(path: Path, values: np.ndarray, what: str, where: Callable[[int], str]) -> None:
+    """Refuse NaN/Inf: the message names the first bad element through ``where(index)``."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raise fail(path, where(i), f"{what} is {values.flat[i]} (not a finite number)")
+
+
+def check_axis(path: Path, axis: np.ndarray, what: str, where: Callable[[int], str]) -> np.ndarray:
+    """A finite, strictly monotonic axis; a descending one is returned as an index order to reverse.
+
+    Returns the permutation that makes the axis ascending (identity or reversal). Non-monotonic
+    axes (a step back, a repeated value) raise with the position of the first offending point.
+    """
+    check_finite(path, axis, what, where)
+    if axis.size < 2:
+        if axis.size == 0:
+            raise fail(path, None, f"no data points ({what} is empty)")
+        return np.arange(axis.size)
+    d = np.diff(axis)
+    if np.all(d > 0):
+        return np.arange(axis.size)
+    if np.all(d < 0):
+        return np.arange(axis.size)[::-1]
+    sign = 1.0 if d[0] > 0 else -1.0
+    bad = int(np.flatnonzero(~(sign * d > 0))[0]) + 1
+    raise fail(
+        path,
+        where(bad),
+        f"{what} is not monotonic: {axis[bad]!r} follows {axis[bad - 1]!r} "
+        f"(expected strictly {'increasing' if sign > 0 else 'decreasing'} values)",
+    )
+
+
+def guard(path: Path, fn: Callable[[], T], what: str, errors: Sequence[type[BaseException]] = ()) -> T:
+    """Run a library call; turn its exceptions (``errors``, or any non-project ``Exception``) into DataFormatError.
+
+    Used around third-party parsers (nmrglue, tifffile, mrcfile, zipfile) whose exceptions name no
+    file or position. The library's own message is kept after the file name.
+    """
+    try:
+        return fn()
+    except DataFormatError:
+        raise
+    except MemoryError:
+        raise fail(path, None, f"{what}: the file declares more data than fits in memory") from None
+    except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything
+        if errors and not isinstance(exc, tuple(errors)):
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail(path, None, f"{what}: {text[:200]}") from None
+
+
+def as_float_array(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)

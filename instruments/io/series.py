@@ -1,0 +1,309 @@
+"""In situ series: a folder of pattern files, or one HDF5/NeXus file, joined with a conditions log.
+
+Folder
+    Every readable measurement file in the folder (natural sort order: ``run_2`` before ``run_10``)
+    is one frame. A conditions log — a CSV/TSV file named ``*log*``, ``*conditions*`` or given as
+    ``conditions=`` — with columns such as ``file``/``index``/``time_s``, ``temperature_K`` (or
+    ``T``, ``temperature_C``), ``pressure_bar``/``pressure_kPa``, ``rh``/``relative_humidity`` is
+    joined to the frames by file name when it has a file column, else by the frame index
+    (``join="index"``), or by time (``join="time"``: each frame takes the log row nearest to its own
+    ``time_s`` condition).
+
+HDF5/NeXus (h5py)
+    The default ``NXdata`` group (``/@default`` → entry ``@default``) or the first group with
+    ``NX_class = NXdata``: its ``@signal`` dataset (n_frames, n_points) or (n_points,) and its
+    ``@axes`` (the last one is the spectral axis; its ``@units`` attribute names the unit). Conditions
+    are read from datasets of length n_frames named ``temperature``, ``pressure``, ``time``,
+    ``relative_humidity`` anywhere in the entry (``@units`` converted; NXlog ``value`` datasets
+    included). Files without NeXus attributes are read when they hold a 2-D ``intensity`` (or
+    ``data``) dataset and a 1-D ``two_theta``/``q`` dataset. Datasets are read whole only after
+    their declared shapes were checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from instruments.io._base import check_axis, check_finite, decode_text, fail, parse_float, read_bytes
+from instruments.io._quantities import PRESSURE_PA, TIME_S, axis_from_label, to_kelvin
+from instruments.measurement import Measurement, MeasurementSeries
+from instruments.observable import Axis
+
+__all__ = ["read_folder", "read_hdf5", "read_conditions_log"]
+
+_LOG_NAME = re.compile(r"log|conditions", re.I)
+
+
+def _natural(s: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
+
+
+def _condition_column(name: str) -> tuple[str, Callable[[float], float]] | None:
+    low = name.strip().lower()
+    if low in ("t", "temp", "temperature") or low.startswith(("temperature", "temp_", "t_")):
+        unit = "c" if re.search(r"(_|\()(c|degc|°c)\)?$", low) else "f" if low.endswith(("_f", "(f)")) else "k"
+        return ("temperature_K", lambda v, u=unit: to_kelvin(v, u))  # type: ignore[misc]
+    if low in ("rh", "relative_humidity", "humidity") or low.startswith(("rh_", "relative_humidity", "humidity")):
+        pct = "percent" in low or "%" in low or low.endswith("_pct")
+        return ("relative_humidity", lambda v, p=pct: v / 100.0 if p else v)
+    if low.startswith(("time", "t_s", "elapsed")):
+        unit = next((u for u in TIME_S if re.search(rf"[_(]{u}\)?$", low)), "s")
+        return ("time_s", lambda v, f=TIME_S[unit]: v * f)
+    if low.startswith(("pressure", "p_", "p(")) or low == "p":
+        found = axis_from_label(name)
+        factor = found[2] * 1e5 if found and found[0] == "pressure" else 1e5
+        return ("pressure_Pa", lambda v, f=factor: v * f)
+    return None
+
+
+def read_conditions_log(path: Path) -> tuple[list[str] | None, list[dict[str, float]]]:
+    """Parse a conditions log: (file names per row or None, conditions per row in internal units)."""
+    text = decode_text(path, read_bytes(path))
+    rows = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.lstrip().startswith("#")]
+    if len(rows) < 2:
+        raise fail(path, f"line {rows[0][0] if rows else 1}", "a conditions log needs a header row and at least one data row")
+    hline, header = rows[0]
+    delim = "\t" if "\t" in header else "," if "," in header else ";" if ";" in header else None
+    names = [c.strip() for c in (header.split(delim) if delim else header.split())]
+    conv = {i: c for i, n in enumerate(names) if (c := _condition_column(n)) is not None}
+    file_col = next((i for i, n in enumerate(names) if n.lower() in ("file", "filename", "name", "frame_file")), None)
+    if not conv:
+        raise fail(path, f"line {hline}", f"no condition column (temperature, pressure, rh, time) among {names}")
+    files: list[str] = []
+    out: list[dict[str, float]] = []
+    for lineno, line in rows[1:]:
+        cells = [c.strip() for c in (line.split(delim) if delim else line.split())]
+        if len(cells) != len(names):
+            raise fail(path, f"line {lineno}", f"expected {len(names)} cells like the header, got {len(cells)}")
+        row: dict[str, float] = {}
+        for i, (key, f) in conv.items():
+            v = f(parse_float(cells[i], path, f"line {lineno}", f"a number for {names[i]}"))
+            if v is None or not np.isfinite(v):
+                raise fail(path, f"line {lineno}", f"{names[i]} = {cells[i]} is not usable")
+            if key == "relative_humidity" and not 0.0 <= v <= 1.0:
+                raise fail(path, f"line {lineno}", f"relative humidity {cells[i]} outside 0..1 (or 0..100 %)")
+            if key == "temperature_K" and v <= 0:
+                raise fail(path, f"line {lineno}", f"temperature {cells[i]} is not above 0 K")
+            row[key] = v
+        out.append(row)
+        if file_col is not None:
+            files.append(cells[file_col])
+    return (files if file_col is not None else None), out
+
+
+def _join(series_items: list[Measurement], names: list[str], log: Path, join: str) -> list[Measurement]:
+    from dataclasses import replace
+
+    files, rows = read_conditions_log(log)
+    out = []
+    if join == "time":
+        times = np.array([r.get("time_s", np.nan) for r in rows])
+        if not np.all(np.isfinite(times)):
+            raise fail(log, None, "join='time' needs a time column in every row")
+        for m in series_items:
+            t = m.conditions.get("time_s")
+            if t is None:
+                raise fail(Path(m.source), None, "join='time' needs a time_s condition in every frame")
+            k = int(np.argmin(np.abs(times - t)))
+            out.append(replace(m, conditions={**m.conditions, **rows[k]}))
+        return out
+    if files is not None and join in ("auto", "file"):
+        lookup = {f: r for f, r in zip(files, rows, strict=True)}
+        for m, name in zip(series_items, names, strict=True):
+            key = name if name in lookup else Path(name).stem if Path(name).stem in lookup else None
+            if key is None:
+                raise fail(log, None, f"no row for frame file {name!r} (the log names {len(files)} files)")
+            out.append(replace(m, conditions={**m.conditions, **lookup[key]}))
+        return out
+    if len(rows) != len(series_items):
+        raise fail(log, None, f"{len(rows)} condition rows for {len(series_items)} frames (join by index needs one per frame)")
+    return [replace(m, conditions={**m.conditions, **r}) for m, r in zip(series_items, rows, strict=True)]
+
+
+def read_folder(path: Path, *, conditions: str | Path | None = None, join: str = "auto", pattern: str = "*",
+                **options: Any) -> MeasurementSeries:
+    """Read every measurement file of a folder as one series, joined with its conditions log."""
+    from instruments.io import read_measurement
+
+    if join not in ("auto", "file", "index", "time"):
+        raise fail(path, None, f"join must be 'auto', 'file', 'index' or 'time', got {join!r}")
+    log = Path(conditions) if conditions is not None else None
+    files = sorted((p for p in path.glob(pattern) if p.is_file() and not p.name.startswith(".")), key=lambda p: _natural(p.name))
+    if log is None:
+        logs = [p for p in files if _LOG_NAME.search(p.stem) and p.suffix.lower() in (".csv", ".tsv", ".txt", ".log")]
+        if len(logs) > 1:
+            raise fail(path, None, f"several conditions logs {[p.name for p in logs]}; pass conditions=")
+        log = logs[0] if logs else None
+    frames = [p for p in files if log is None or p.resolve() != log.resolve()]
+    frames = [p for p in frames if not p.name.endswith((".json", ".md", ".pdf", ".png"))]
+    if not frames:
+        raise fail(path, None, "no measurement files in the folder")
+    items: list[Measurement] = []
+    for p in frames:
+        m = read_measurement(p, **options)
+        if isinstance(m, MeasurementSeries):
+            raise fail(p, None, "a folder series needs one measurement per file; this file holds a series")
+        items.append(m)
+    names = [p.name for p in frames]
+    if log is not None:
+        items = _join(items, names, log, join)
+    return MeasurementSeries(tuple(items), tuple(names), format="folder", source=str(path),
+                             metadata={"conditions_log": log.name if log else None, "join": join if log else None})
+
+
+# ------------------------------------------------------------------------------------ HDF5 --
+def _attr_str(obj: Any, name: str) -> str | None:
+    v = obj.attrs.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+        if isinstance(v, list):
+            return [x.decode() if isinstance(x, bytes) else str(x) for x in v]  # type: ignore[return-value]
+    return str(v)
+
+
+def _find_nxdata(h5: Any) -> Any:
+    import h5py
+
+    entry_name = _attr_str(h5, "default")
+    if entry_name and entry_name in h5 and isinstance(h5[entry_name], h5py.Group):
+        entry = h5[entry_name]
+        data_name = _attr_str(entry, "default")
+        if data_name and data_name in entry:
+            return entry[data_name]
+    found = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Group) and _attr_str(obj, "NX_class") == "NXdata" and not found:
+            found.append(obj)
+
+    h5.visititems(visit)
+    return found[0] if found else None
+
+
+def _unit_axis(name: str, units: str | None) -> tuple[str, str, float]:
+    label = f"{name} ({units})" if units else name
+    found = axis_from_label(label) or axis_from_label(name)
+    if found is None:
+        return (name, units or "1", 1.0)
+    return found
+
+
+def read_hdf5(path: Path, *, signal: str | None = None, axis: str | None = None) -> Measurement | MeasurementSeries:
+    """Read an HDF5/NeXus series (see the module docstring)."""
+    import h5py
+
+    try:
+        h5 = h5py.File(str(path), "r")
+    except (OSError, ValueError) as exc:
+        raise fail(path, None, f"not a readable HDF5 file ({exc})") from None
+    with h5:
+        group = _find_nxdata(h5)
+        if group is None:
+            group = h5
+        sig_name = signal or _attr_str(group, "signal") or next((n for n in ("intensity", "data", "counts", "I") if n in group), None)
+        if sig_name is None or sig_name not in group or not isinstance(group[sig_name], h5py.Dataset):
+            raise fail(path, f"group {group.name}", f"no signal dataset (looked for @signal, intensity, data); has {list(group.keys())[:10]}")
+        sig = group[sig_name]
+        if sig.ndim not in (1, 2) or sig.size == 0 or sig.size > 5 * 10**8:
+            raise fail(path, f"dataset {sig.name}", f"expected a (n_points,) or (n_frames, n_points) signal, shape {sig.shape}")
+        axes_attr = _attr_str(group, "axes")
+        axes_list = axes_attr if isinstance(axes_attr, list) else [axes_attr] if axes_attr else []
+        ax_name = axis or (axes_list[-1] if axes_list and axes_list[-1] != "." else None) or next(
+            (n for n in ("two_theta", "2theta", "tth", "q", "Q", "wavenumber", "x") if n in group), None)
+        if ax_name is None or ax_name not in group:
+            raise fail(path, f"group {group.name}", "no axis dataset (looked for @axes, two_theta, q, wavenumber)")
+        ax_ds = group[ax_name]
+        n_points = sig.shape[-1]
+        if ax_ds.ndim != 1 or ax_ds.shape[0] != n_points:
+            raise fail(path, f"dataset {ax_ds.name}", f"axis of shape {ax_ds.shape} does not match {n_points} signal points")
+        try:
+            x = np.asarray(ax_ds[()], dtype=np.float64)
+            y = np.asarray(sig[()], dtype=np.float64)
+        except (TypeError, ValueError, OSError) as exc:
+            raise fail(path, f"dataset {sig.name}", f"not numeric ({exc})") from None
+        name, unit, factor = _unit_axis(ax_name, _attr_str(ax_ds, "units"))
+        x = x * factor
+        order = check_axis(path, x, f"the axis {ax_ds.name}", lambda i: f"dataset {ax_ds.name}[{i}]")
+        y2 = y.reshape(-1, n_points)
+        check_finite(path, y2, "a signal value", lambda i: f"dataset {sig.name}[{np.unravel_index(i, y2.shape)}]")
+        err_name = f"{sig_name}_errors"
+        err = np.asarray(group[err_name][()], dtype=np.float64).reshape(y2.shape) if err_name in group and group[err_name].shape == sig.shape else None
+        if err is None and "errors" in group and group["errors"].shape == sig.shape:
+            err = np.asarray(group["errors"][()], dtype=np.float64).reshape(y2.shape)
+        n_frames = y2.shape[0]
+        conds = _conditions_hdf5(path, h5, n_frames)
+        lam = None
+        for key in ("wavelength", "incident_wavelength"):
+            hit = _find_dataset(h5, key)
+            if hit is not None and hit.size == 1:
+                lam = float(np.asarray(hit[()]).ravel()[0]) * (10.0 if _attr_str(hit, "units") in ("nm",) else 1.0)
+        technique = {"two_theta": "xrd", "q": "xrd", "wavenumber": "ir", "shift": "nmr"}.get(name, "")
+        items = [
+            Measurement(
+                axis=Axis(x[order], name, unit), values=y2[k][order],
+                uncertainties=None if err is None else err[k][order],
+                quantity=sig_name, unit=_attr_str(sig, "units") or "arb.", technique=technique,
+                uncertainty_kind="file" if err is not None else "unknown",
+                conditions={key: float(v[k]) for key, v in conds.items()}, wavelength_ang=lam,
+                metadata={"group": group.name, "signal": sig.name}, source=str(path), format="nexus" if group is not h5 else "hdf5",
+            )
+            for k in range(n_frames)
+        ]
+    if sig.ndim == 1:
+        return items[0]
+    return MeasurementSeries(tuple(items), tuple(f"frame {k}" for k in range(n_frames)),
+                             format=items[0].format, source=str(path))
+
+
+def _find_dataset(h5: Any, name: str) -> Any:
+    import h5py
+
+    hits = []
+
+    def visit(n: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and n.rsplit("/", 1)[-1].lower() == name and not hits:
+            hits.append(obj)
+
+    h5.visititems(visit)
+    return hits[0] if hits else None
+
+
+def _conditions_hdf5(path: Path, h5: Any, n_frames: int) -> dict[str, np.ndarray]:
+    import h5py
+
+    out: dict[str, np.ndarray] = {}
+
+    def visit(n: str, obj: Any) -> None:
+        if not isinstance(obj, h5py.Dataset) or obj.ndim != 1 or obj.shape[0] != n_frames:
+            return
+        parts = n.lower().split("/")
+        leaf = parts[-1]
+        label = parts[-2] if leaf == "value" and len(parts) > 1 else leaf
+        units = _attr_str(obj, "units") or ""
+        conv = _condition_column(f"{label}_{units}" if units else label)
+        if conv is None or conv[0] in out:
+            return
+        key, f = conv
+        if key == "pressure_Pa" and units.lower() in PRESSURE_PA:
+            f = lambda v, u=units.lower(): v * PRESSURE_PA[u]  # noqa: E731
+        if key == "temperature_K" and units:
+            f = lambda v, u=units: to_kelvin(v, u) if to_kelvin(v, u) is not None else np.nan  # noqa: E731
+        try:
+            vals = np.asarray(obj[()], dtype=np.float64)
+        except (TypeError, ValueError):
+            return
+        conv_vals = np.array([f(v) for v in vals], dtype=np.float64)
+        if np.all(np.isfinite(conv_vals)):
+            out[key] = conv_vals
+
+    h5.visititems(visit)
+    return out
