@@ -1,0 +1,150 @@
+r"""Levenberg–Marquardt least squares in JAX, jit-able and ``vmap``-able over problems.
+
+Minimises :math:`\chi^2(x) = \lVert r(x)\rVert^2` for a weighted residual vector
+:math:`r_i = (y_{obs,i} - y_{calc,i}(x))/\sigma_i` with box bounds :math:`l \le x \le u`.
+
+Each iteration solves the damped Gauss–Newton system in the column-scaled form used by MINPACK
+(J. J. Moré, "The Levenberg–Marquardt algorithm: implementation and theory", Lecture Notes in
+Mathematics 630, 105 (1978)): with :math:`D = \operatorname{diag}\lVert J_{:,k}\rVert` and
+:math:`\tilde J = J D^{-1} = U S V^\mathsf{T}` (thin SVD),
+
+.. math::
+    \delta = -D^{-1} V \operatorname{diag}\!\left(\frac{s_k}{s_k^2 + \lambda}\right) U^\mathsf{T} r ,
+
+i.e. :math:`(J^\mathsf{T}J + \lambda D^2)\,\delta = -J^\mathsf{T} r` (Marquardt's scaling, D. W. Marquardt,
+J. Soc. Ind. Appl. Math. 11, 431 (1963)) without ever forming :math:`J^\mathsf{T}J` — the normal equations
+square the condition number, which float32 (the default dtype here) cannot afford for Rietveld problems
+whose parameters span lattice constants, scales and background coefficients. A step that lowers χ² is
+accepted and λ shrinks ×1/10, otherwise λ grows ×10 (Marquardt's original schedule). Bounds: the trial
+point is projected onto the box (projected LM); a parameter at a bound keeps its column.
+
+The Jacobian is forward-mode (``jax.jacfwd``: one JVP per parameter, the cheap direction for n_params ≪
+n_points) and the residual comes with it as an auxiliary output, so each iteration costs one forward pass
+with n_params tangents. The loop is a ``lax.while_loop``; under ``vmap`` all problems iterate until the
+last one stops (finished ones are frozen by the convergence flag).
+
+Why not SciPy: ``scipy.optimize.least_squares`` is a host loop (one Python round trip per evaluation) and
+cannot be batched over the frames of an in situ series; see ``benchmarks/bench_fit.py`` for the ratio.
+Why not optimistix/jaxopt: neither is installed here and the solver is 100 lines whose numerics we control
+(float32-safe SVD step, bounds, convergence flags reported per frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int
+
+__all__ = ["LMResult", "levenberg_marquardt"]
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class LMResult:
+    """Outcome of :func:`levenberg_marquardt` (leaves get a leading axis under ``vmap``).
+
+    Attributes:
+        x: best parameters, (n_params,).
+        chi2: χ² = Σ r² at ``x``, ().
+        residual: weighted residual r at ``x``, (n_points,).
+        jacobian: ∂r/∂x at ``x``, (n_points, n_params).
+        n_iter: iterations taken, ().
+        converged: True if a tolerance stopped the loop, or λ saturated at 1e12 because no step lowers χ²
+            any more (a minimum within floating-point resolution); False at the iteration limit, ().
+        lambda_final: damping λ at exit, ().
+    """
+
+    x: Float[Array, "n_params"]
+    chi2: Float[Array, ""]
+    residual: Float[Array, "n_points"]
+    jacobian: Float[Array, "n_points n_params"]
+    n_iter: Int[Array, ""]
+    converged: Bool[Array, ""]
+    lambda_final: Float[Array, ""]
+
+
+def _scaled_step(jac: Array, res: Array, lam: Array) -> Array:
+    norms = jnp.sqrt(jnp.sum(jac * jac, axis=0))
+    scale = jnp.where(norms > 0.0, norms, jnp.ones_like(norms))
+    u, s, vt = jnp.linalg.svd(jac / scale[None, :], full_matrices=False)
+    coef = s / (s * s + lam)
+    return -(vt.T @ (coef * (u.T @ res))) / scale
+
+
+def levenberg_marquardt(
+    residual_fn: Callable[..., Float[Array, "n_points"]],
+    x0: Float[Array, "n_params"],
+    *args: Any,
+    lower: Float[Array, "n_params"] | None = None,
+    upper: Float[Array, "n_params"] | None = None,
+    max_iter: int = 60,
+    ftol: float = 1e-6,
+    xtol: float = 1e-7,
+    lambda0: float = 1e-3,
+) -> LMResult:
+    r"""Bounded Levenberg–Marquardt minimisation of Σ r(x)² (algorithm in the module docstring).
+
+    Args:
+        residual_fn: ``r(x, *args)`` → weighted residuals (n_points,); must be JAX-traceable.
+        x0: start (n_params,), projected onto the bounds.
+        *args: passed to ``residual_fn`` (arrays are traced, so one compiled solver serves many data sets).
+        lower, upper: bounds (n_params,); ``None`` means unbounded (±inf).
+        max_iter: iteration limit (accepted + rejected steps).
+        ftol: stop when an accepted step lowers χ² by less than ``ftol``·χ² (relative).
+        xtol: stop when every |δ_k| < xtol·(|x_k| + xtol).
+        lambda0: initial damping relative to the scaled curvature (1e-3: close to Gauss–Newton).
+
+    Returns:
+        :class:`LMResult`. Not converged within ``max_iter`` is reported, never raised (the caller
+        decides; :mod:`twin.fit.pattern` turns it into a diagnostic per frame).
+    """
+    dtype = x0.dtype
+    inf = jnp.asarray(jnp.inf, dtype)
+    lo = jnp.full_like(x0, -inf) if lower is None else jnp.asarray(lower, dtype)
+    hi = jnp.full_like(x0, inf) if upper is None else jnp.asarray(upper, dtype)
+
+    def fn(x: Array) -> tuple[Array, Array]:
+        r = residual_fn(x, *args)
+        return r, r
+
+    jac_and_res = jax.jacfwd(fn, has_aux=True)
+
+    x_start = jnp.clip(x0, lo, hi)
+    jac0, res0 = jac_and_res(x_start)
+    chi0 = jnp.sum(res0 * res0)
+
+    def cond(state: tuple) -> Array:
+        _, _, _, _, _, it, done = state
+        return jnp.logical_and(it < max_iter, jnp.logical_not(done))
+
+    def body(state: tuple) -> tuple:
+        x, res, jac, chi, lam, it, done = state
+        step = _scaled_step(jac, res, lam)
+        x_try = jnp.clip(x + step, lo, hi)
+        jac_t, res_t = jac_and_res(x_try)
+        chi_t = jnp.sum(res_t * res_t)
+        ok = jnp.isfinite(chi_t) & (chi_t < chi)
+        small_f = ok & ((chi - chi_t) <= ftol * chi)
+        small_x = jnp.all(jnp.abs(x_try - x) <= xtol * (jnp.abs(x) + xtol))
+        tiny = chi_t <= jnp.asarray(1e-30, dtype)
+        new_done = small_f | small_x | (ok & tiny)
+        lam_new = jnp.where(ok, lam * 0.1, lam * 10.0)
+        lam_new = jnp.clip(lam_new, jnp.asarray(1e-12, dtype), jnp.asarray(1e12, dtype))
+        keep = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
+        return (
+            keep(x_try, x),
+            keep(res_t, res),
+            keep(jac_t, jac),
+            keep(chi_t, chi),
+            lam_new,
+            it + 1,
+            new_done | (lam_new >= 1e12),
+        )
+
+    state = (x_start, res0, jac0, chi0, jnp.asarray(lambda0, dtype), jnp.asarray(0, jnp.int32), jnp.asarray(False))
+    x, res, jac, chi, lam, it, done = jax.lax.while_loop(cond, body, state)
+    return LMResult(x=x, chi2=chi, residual=res, jacobian=jac, n_iter=it, converged=done, lambda_final=lam)
