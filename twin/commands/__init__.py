@@ -9,6 +9,7 @@ from twin.commands import (
     datasets_cmd,
     demo,
     fit,
+    inspect,
     isotherm,
     materials,
     observe,
@@ -18,6 +19,6 @@ from twin.commands import (
     xrd,
 )
 
-COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, isotherm, phase_diagram, xrd]
+COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, inspect, isotherm, phase_diagram, xrd]
 
 __all__ = ["COMMANDS"]
