@@ -137,9 +137,12 @@ def _laue_rotations(structure: Any, symprec: float) -> np.ndarray:
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     try:
-        ops = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
+            ops = analyzer.get_symmetry_operations(cartesian=False)
+            system = analyzer.get_crystal_system()
         rots = np.array([np.round(op.rotation_matrix).astype(int) for op in ops])
-        system = SpacegroupAnalyzer(structure, symprec=symprec).get_crystal_system()
     except Exception:  # noqa: BLE001 - spglib failure: fall back to P-1 (correct, only slower)
         rots, system = np.eye(3, dtype=int)[None], "triclinic"
     rots = np.unique(np.concatenate([rots, -rots]), axis=0)
