@@ -78,7 +78,7 @@ def read_tiff(path: Path) -> Measurement | MeasurementSeries:
     def load() -> tuple[np.ndarray, tuple[float, float] | None, dict[str, Any]]:
         with tifffile.TiffFile(str(path)) as tif:
             if not tif.pages:
-                raise fail(path, None, "TIFF without image pages")
+                raise fail(path, None, "not a readable TIFF: no image pages")
             page = tif.pages[0]
             arr = tif.asarray()
             meta: dict[str, Any] = {"tiff_shape": list(arr.shape), "dtype": str(arr.dtype)}

@@ -128,24 +128,29 @@ def read_bruker_nmr(path: Path, *, procno: int | None = None, raw: bool = False)
         if not (path / "acqus").is_file() or not (path / "fid").is_file():
             raise fail(path, None, "expected a Bruker experiment folder with acqus and fid, or pdata/<n>/1r with procs")
         dic, data = guard(path, lambda: ng.bruker.read(str(path)), "cannot read the FID")
-        if np.ndim(data) != 1:
-            raise fail(path, "fid", f"{np.ndim(data)}-D raw data; only 1-D FIDs are read")
         if np.size(data) < 2:
             raise fail(path, "fid", "the FID holds fewer than 2 points")
-        fid = guard(path, lambda: ng.bruker.remove_digital_filter(dic, data), "cannot remove the digital filter")
+        if np.ndim(data) != 1:
+            raise fail(path, "fid", f"{np.ndim(data)}-D raw data; only 1-D FIDs are read")
+        acq = dic.get("acqus", {})
+        grpdly = float(acq.get("GRPDLY", 0) or 0) if isinstance(acq.get("GRPDLY", 0), int | float) else 0.0
+        decim = float(acq.get("DECIM", 1) or 1) if isinstance(acq.get("DECIM", 1), int | float) else 1.0
+        if grpdly > 0 or decim > 1:
+            fid = guard(path, lambda: ng.bruker.remove_digital_filter(dic, data), "cannot remove the digital filter")
+        else:
+            fid = data  # no digital filter recorded (GRPDLY ≤ 0 and DECIM = 1)
         spec = np.fft.fftshift(np.fft.fft(np.asarray(fid)))
-        udic = guard(path, lambda: ng.bruker.guess_udic(dic, data), "cannot derive the axis from acqus")
         acqus = dic.get("acqus", {})
         sw_h = _number(path, acqus, "SW_h", "acqus")
         sfo1 = _number(path, acqus, "SFO1", "acqus")
+        o1 = _number(path, acqus, "O1", "acqus")
         if sfo1 <= 0 or sw_h <= 0:
             raise fail(path, "acqus", f"SW_h ({sw_h}) and SFO1 ({sfo1}) must be > 0")
-        # nmrglue's unit conversion: point k of fftshift(fft(fid)) lies at
-        # δ = (car + sw/2 − k·sw/n)/obs  (car = O1 [Hz], obs = SFO1 [MHz]), highest shift first.
-        uc = guard(path, lambda: ng.fileiobase.uc_from_udic(udic), "cannot build the shift axis")
-        ppm = np.asarray(uc.ppm_scale(), dtype=np.float64)
-        if ppm.size != spec.size or not np.all(np.isfinite(ppm)):
-            raise fail(path, "acqus", "the acquisition parameters do not give a finite shift axis for this FID")
+        # nmrglue's unit convention for fftshift(fft(fid)): point k lies at
+        # ν_k = O1 + SW_h/2 − k·SW_h/n [Hz from the transmitter reference], δ = ν/SFO1 [ppm];
+        # highest shift first. (Not corrected for the SR referencing of processed data.)
+        n = spec.size
+        ppm = (o1 + sw_h / 2.0 - np.arange(n, dtype=np.float64) * sw_h / n) / sfo1
         values = np.abs(spec).astype(np.float64)
         order = np.argsort(ppm)
         meta = {

@@ -258,7 +258,8 @@ def read_hdf5(path: Path, *, signal: str | None = None, axis: str | None = None)
             )
             for k in range(n_frames)
         ]
-    if sig.ndim == 1:
+        one_frame = sig.ndim == 1
+    if one_frame:
         return items[0]
     return MeasurementSeries(tuple(items), tuple(f"frame {k}" for k in range(n_frames)),
                              format=items[0].format, source=str(path))
