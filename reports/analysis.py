@@ -199,8 +199,8 @@ def domain_sizes_nm(
         mean_eta = np.bincount(inverse, weights=eta[mask].astype(np.float64)) / counts
         return {"closed": diameter(counts[mean_eta < threshold]), "open": diameter(counts[mean_eta >= threshold])}
     structure = ndimage.generate_binary_structure(3, 1)
-    if eta.ndim == 4:
-        structure = structure[None]
+    if eta.ndim == 4:  # no connection along the crystal axis
+        structure = np.stack([np.zeros_like(structure), structure, np.zeros_like(structure)])
     elif eta.ndim != 3:
         structure = ndimage.generate_binary_structure(eta.ndim, 1)
     result = {}

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from reports import analysis
-from reports.figures import save_figure
+from reports.figures import TEXT_WIDTH_IN, save_figure
 from reports.run_data import RunData
 
 __all__ = ["ReportContext", "Section", "esc", "fmt", "fmt_pm", "table", "time_axis"]
@@ -173,8 +173,10 @@ class ReportContext:
             {"number": str(number), "png": f"figures/{stem.name}.png", "svg": f"figures/{stem.name}.svg", "caption": caption}
         )
         data = base64.b64encode(png).decode("ascii")
+        width = min(100.0, 100.0 * fig.get_figwidth() / TEXT_WIDTH_IN)
         return (
-            f'<figure id="fig-{number}"><img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+            f'<figure id="fig-{number}"><img src="data:image/png;base64,{data}" alt="{esc(alt)}" '
+            f'style="width:{width:.0f}%">'
             f"<figcaption><b>Figure {number}.</b> {esc(caption)} "
             f'<span class="files">(<a href="figures/{esc(stem.name)}.svg">SVG</a>, '
             f'<a href="figures/{esc(stem.name)}.png">PNG</a>)</span></figcaption></figure>'

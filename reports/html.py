@@ -41,7 +41,7 @@ h2 { font-size: 1.35rem; font-weight: 600; border-bottom: 1px solid var(--rule);
 h2 .num { color: var(--accent); margin-right: .45rem; }
 h3 { font: 600 .95rem/1.3 system-ui, "DejaVu Sans", sans-serif; margin: 1.2rem 0 .4rem; }
 figure { margin: 1rem 0 1.4rem; break-inside: avoid; page-break-inside: avoid; }
-figure img { display: block; width: 100%; height: auto; margin: 0 auto; }
+figure img { display: block; width: 100%; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { font-size: .86rem; color: #333; margin-top: .35rem; line-height: 1.4; }
 figcaption .files a { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; font: .82rem/1.35 system-ui, "DejaVu Sans", sans-serif;

@@ -133,7 +133,7 @@ def phase_section(ctx: ReportContext) -> Section:
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"time ({ctx.time_unit})")
     ax.set_ylabel("phase fraction")
-    ax.legend(loc="upper left", ncols=len(names))
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(names))
     if ctx.driving_name != "time":
         right = ax.twinx()
         right.spines["right"].set_visible(True)
@@ -184,7 +184,7 @@ def phase_section(ctx: ReportContext) -> Section:
             capped = matplotlib.colors.ListedColormap(matplotlib.colormaps["viridis"](np.linspace(0, 0.85, 64)))
             span = matplotlib.colors.Normalize(float(d_nm.min()), max(float(d_nm.max()), float(d_nm.min()) + 1e-9))
             sm = matplotlib.cm.ScalarMappable(norm=span, cmap=capped)
-            fig.colorbar(sm, ax=ax, label="crystal size, equivalent-sphere diameter (nm)")
+            fig.colorbar(sm, ax=ax, label="crystal size d (nm)")
             sec.blocks.append(ctx.figure(fig, "crystal-fractions", f"Fraction of {open_name} in each crystal of the "
                                          f"powder versus {ctx.driving_label}, coloured by crystal size; solid: "
                                          f"{ctx.branch_names[1]}, dashed: {ctx.branch_names[-1]}.",
@@ -358,8 +358,8 @@ def spatial_section(ctx: ReportContext) -> Section:
     plottable = [n for n in others if np.ndim(traj.summary(n)) <= 2]
     skipped = [n for n in others if n not in plottable]
     if skipped:
-        sec.missing.append(f"line plots of multi-dimensional summaries {', '.join(skipped)} (see summary.json of the "
-                           "engine; the domain-size distribution above is computed from the fields)")
+        sec.missing.append(f"line plots of the multi-dimensional summaries {', '.join(skipped)} (they stay in the "
+                           "trajectory; the domain-size distribution shown is computed from the stored fields)")
     if plottable:
         shown = plottable[:9]
         ncol = 3 if len(shown) > 2 else len(shown)
