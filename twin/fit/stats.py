@@ -103,7 +103,6 @@ def identifiability(
     names: list[str] | tuple[str, ...],
     correlation: np.ndarray,
     esd: np.ndarray,
-    value: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
     *,
