@@ -89,7 +89,7 @@ def render_page(
         items = "".join(f"<li>{esc(m)}</li>" for m in missing)
         body.append(
             f'<section id="absent"><h2><span class="num">{len(sections) + 1}</span>Not in this report</h2>'
-            f"<p>The run directory did not hold these inputs, so their panels are absent:</p>"
+            f"<p>Inputs the run directory did not hold, and data this report does not draw:</p>"
             f'<ul class="missing">{items}</ul></section>'
         )
     return f"""<!DOCTYPE html>
