@@ -72,7 +72,7 @@ def damaged(draw: st.DrawFn, original: bytes) -> bytes:
         if not tokens:
             return original + b"nan\n"
         i = draw(st.sampled_from(tokens))
-        return (text[:i] + draw(bad_numbers) + text[i + 1 :]).encode("latin-1")
+        return original[:i] + draw(bad_numbers).encode("utf-8") + original[i + 1 :]
     if how == "swap":
         lines = original.split(b"\n")
         if len(lines) > 3:

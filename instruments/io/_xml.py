@@ -34,6 +34,8 @@ def parse_xml(path: Path, data: bytes, member: str | None = None) -> ET.Element:
         line, col = exc.position
         place = f"{where}, line {line}, column {col}" if where else f"line {line}, column {col}"
         raise fail(path, place, f"malformed XML ({str(exc).split(':')[0]})") from None
+    except LookupError as exc:  # unknown encoding in the XML declaration
+        raise fail(path, where, f"malformed XML declaration ({exc})") from None
     except (ValueError, UnicodeError) as exc:
         raise fail(path, where, f"malformed XML ({exc})") from None
 

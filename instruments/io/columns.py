@@ -166,9 +166,8 @@ def read_columns(
     if not rows:
         raise fail(path, f"line {len(lines)}", "no data rows (the file holds only comments or a header)")
     numeric = [i for i in range(n_cols) if i not in text_columns]
-    if len(numeric) < 2 and not (len(numeric) == 1 and x_column is None and y_column is None and n_cols == 1):
-        if len(numeric) < 2:
-            raise fail(path, f"line {row_lines[0]}", f"expected at least 2 numeric columns, found {len(numeric)}")
+    if len(numeric) < 2:
+        raise fail(path, f"line {row_lines[0]}", f"expected at least 2 numeric columns (axis and values), found {len(numeric)}")
 
     # parse every numeric cell with its line number
     table = np.empty((len(rows), n_cols), dtype=np.float64)
