@@ -104,6 +104,12 @@ def detect_format(path: str | Path, head: bytes | None = None) -> str:
         return "aif"
     if ext in (".h5", ".hdf5", ".nxs", ".nx5", ".hdf"):
         return "hdf5"
+    if stripped.startswith(b"=====") and b"BELSORP" in head[:200]:
+        return "unsupported:BELSORP .DAT export (convert it to AIF, e.g. with pyGAPS, or to CSV)"
+    if ext == ".json" or stripped.startswith((b"{", b"[")):
+        return "unsupported:JSON (pyGAPS isotherm JSON is not read; export AIF or CSV)"
+    if ext in (".gsa", ".gss", ".fxye"):
+        return "unsupported:GSAS powder file (export .xye or .xy)"
     return "columns"
 
 
@@ -128,6 +134,8 @@ def read_measurement(path: str | Path, *, format: str | None = None, **options: 
     """
     p = Path(path)
     fmt = format or detect_format(p)
+    if fmt.startswith("unsupported:"):
+        raise fail(p, None, f"format not supported by this version: {fmt.split(':', 1)[1]}")
     if fmt not in FORMATS:
         raise fail(p, None, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     allowed = _READERS_OPTIONS.get(fmt, set())

@@ -57,7 +57,7 @@ def _handle(args: argparse.Namespace) -> int:
             options["wavelength_ang"] = args.wavelength
     if fmt == "folder" and args.conditions:
         options["conditions"] = args.conditions
-    result = read_measurement(args.path, format=args.format, **options)
+    result = read_measurement(args.path, format=args.format, **(options if not fmt.startswith("unsupported:") else {}))
     summary = _clean(result.summary())
     summary["detected"] = fmt
     if args.json:

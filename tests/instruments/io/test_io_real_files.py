@@ -155,3 +155,13 @@ def test_detect_format_on_real_files(shared_data: Path) -> None:
     assert detect_format(inst / "23-012-AG_2thomegascan_long.brml") == "brml"
     assert detect_format(inst / "TwoTheta_scan_scrambled.raw") == "bruker-raw"
     assert detect_format(shared_data / "isotherms" / "pygaps_dut" / "DUT-8(Zn) EtOH 298K.aif") == "aif"
+
+
+def test_unsupported_formats_say_so(shared_data: Path) -> None:
+    from twin.errors import DataFormatError
+
+    folder = shared_data / "isotherms" / "pygaps_dut"
+    with pytest.raises(DataFormatError, match=r"la-133_dut-8_zn_isp_cp_etoh_298k\.DAT: format not supported by this version: BELSORP"):
+        read_measurement(folder / "la-133_dut-8_zn_isp_cp_etoh_298k.DAT")
+    with pytest.raises(DataFormatError, match=r"CO2 303K\.json: format not supported by this version: JSON"):
+        read_measurement(folder / "HKUST-1(Cu) CO2 303K.json")
