@@ -102,8 +102,9 @@ def format_length_nm(length_nm: float) -> str:
     return f"{length_nm:g} nm"
 
 
-def add_scale_bar(ax, width_nm: float, colour: str = "white") -> float:
-    """Draw a scale bar in data units of nm on an image axis; returns its length [nm]."""
+def add_scale_bar(ax, width_nm: float, colour: str = "black") -> float:
+    """Draw a scale bar in data units of nm on an image axis (on a translucent white box, legible on any
+    image); returns its length [nm]."""
     length = nice_length(width_nm)
     bar = AnchoredSizeBar(
         ax.transData,
@@ -114,14 +115,26 @@ def add_scale_bar(ax, width_nm: float, colour: str = "white") -> float:
         borderpad=0.4,
         sep=2,
         color=colour,
-        frameon=False,
+        frameon=True,
         size_vertical=width_nm * 0.012,
         fontproperties={"size": 7},
     )
+    bar.patch.set_facecolor("white")
+    bar.patch.set_alpha(0.8)
+    bar.patch.set_edgecolor("none")
     ax.add_artist(bar)
     ax.set_xticks([])
     ax.set_yticks([])
     return length
+
+
+def plain_log_axis(axis) -> None:
+    """Log-scaled axis labelled with plain numbers (1, 2, 5, 10 …) and no crowded minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def orient_axis(ax, values: np.ndarray, decreasing: bool) -> None:

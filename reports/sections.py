@@ -31,6 +31,7 @@ from reports.figures import (
     colour_by,
     new_figure,
     orient_axis,
+    plain_log_axis,
 )
 from reports.observables_io import SpectralSeries
 from twin import __version__
@@ -244,11 +245,12 @@ def _mask_slab(ctx: ReportContext, region: tuple) -> np.ndarray:
 def _crystal_sizes(ctx: ReportContext) -> np.ndarray:
     """Number of sites of each crystal (one entry for a single crystal), read one crystal at a time."""
     shape = ctx.run.trajectory.site_shape
-    if len(shape) != 4:
-        return np.asarray([int(np.count_nonzero(_mask_slab(ctx, (slice(None),) * 3)))])
     with h5py.File(ctx.run.trajectory.path, "r") as h5:
         ds = h5["lattice/mask"]
-        return np.asarray([int(np.count_nonzero(ds[c])) for c in range(shape[0])])
+        if len(shape) == 4:
+            return np.asarray([int(np.count_nonzero(ds[c])) for c in range(shape[0])])
+        # one crystal: count in slabs of 64 planes (one chunk row), never the whole mask at once
+        return np.asarray([sum(int(np.count_nonzero(ds[i:i + 64])) for i in range(0, shape[0], 64))])
 
 
 def snapshot_frames(ctx: ReportContext, stored: np.ndarray, limit: int = 4) -> list[int]:
@@ -341,6 +343,7 @@ def spatial_section(ctx: ReportContext) -> Section:
     for ax, key, phase in zip(axes, ("closed", "open"), (traj.phases[0], traj.phases[-1])):
         if bins[-1] / bins[0] > 10:
             ax.set_xscale("log")
+            plain_log_axis(ax.xaxis)
         ax.set_xlabel("equivalent-sphere diameter (nm)")
         ax.set_title(f"{phase} domains")
     axes[0].set_ylabel("number of domains")
@@ -365,7 +368,7 @@ def spatial_section(ctx: ReportContext) -> Section:
         ncol = 3 if len(shown) > 2 else len(shown)
         nrow = -(-len(shown) // ncol)
         fig = new_figure(1.7 * nrow + 0.3)
-        axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True)
+        axes = fig.subplots(nrow, ncol, squeeze=False)
         for ax, name in zip(axes.ravel(), shown):
             values = np.asarray(traj.summary(name), dtype=np.float64).reshape(ctx.time_s.size, -1)
             columns = traj.phases if values.shape[1] == len(traj.phases) else (
@@ -377,8 +380,11 @@ def spatial_section(ctx: ReportContext) -> Section:
                 ax.legend(loc="best", fontsize=6.5)
         for ax in axes.ravel()[len(shown):]:
             ax.set_visible(False)
-        for ax in axes[-1]:
-            ax.set_xlabel(f"time ({ctx.time_unit})")
+        for col in range(ncol):  # time label under the lowest panel of each column
+            visible = [r for r in range(nrow) if r * ncol + col < len(shown)]
+            for r in visible[:-1]:
+                axes[r, col].tick_params(labelbottom=False)
+            axes[visible[-1], col].set_xlabel(f"time ({ctx.time_unit})")
         sec.blocks.append(ctx.figure(fig, "summaries", "Per-frame summaries written by the engine: "
                                      + ", ".join(shown) + ".", "engine summaries versus time"))
         if len(plottable) > 9:
