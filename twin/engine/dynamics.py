@@ -1,0 +1,363 @@
+r"""Time stepping: overdamped Langevin for η (model A) and conserved guest transport (model B).
+
+.. math::
+    \eta_i(t+\Delta t) = \eta_i + \Delta t\,\frac{\nu_0}{RT}\Big(-\frac{\partial F}{\partial \eta_i}\Big)
+                         + \sqrt{2\nu_0\Delta t}\;\xi_i,
+    \qquad n_i(t+\Delta t) = n_i + \Delta t \sum_j J_{j\to i}
+
+(explicit Euler–Maruyama; the mobility Γ = ν₀/RT and the η diffusion constant ν₀ obey the Einstein relation,
+so a site samples exp(−F/RT) at equilibrium; C. W. Gardiner, *Handbook of Stochastic Methods*, §4.3 and §6).
+Forces and fluxes come from :mod:`twin.engine.model`.
+
+Stability (stated and enforced by :func:`stability_limit_s`): the explicit scheme is monotone and stable for a
+site whose free energy has curvature at most κ when Δt·Γ·κ ≤ 1. The curvature of the double well on [0, 1]
+is bounded by |Ω''| ≤ 6|ΔΩ| + 2W and the coupling adds at most 4ΣJ_d (largest eigenvalue of the weighted
+graph Laplacian), so Δt_η = RT_min / [ν₀ (6 max|ΔΩ_i| + 2W + 4ΣJ_d)]. The explicit (FTCS) diffusion
+step is stable for Δt_n = 1 / [2 D_max Σ_d a_d⁻²] (von Neumann analysis; W. H. Press et al., *Numerical
+Recipes*, 3rd ed., §20.2). A requested Δt above min(Δt_η, Δt_n) raises :class:`~twin.errors.SimulationError`.
+
+Conditions are evaluated at every step inside the compiled loop from the protocol table
+(:func:`twin.protocol.conditions_at`); the per-step thermodynamic drive (Ω of each phase, fugacities) of a
+chunk is computed in one batch before the ``lax.scan`` over the lattice updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, UInt8
+from scipy import constants as sc
+
+from twin.conditions import Conditions
+from twin.engine import model
+from twin.engine.lattice import DIRECTIONS, Geometry
+from twin.engine.params import MesoscaleParams
+from twin.errors import SimulationError
+from twin.protocol import ProtocolTable, conditions_at
+from twin.thermo import ThermoParams, host_free_energy_kj_mol, phase_potentials
+from twin.thermo.eos import fugacity_Pa
+from twin.thermo.osmotic import PV_KJ_MOL_PER_PA_A3, guest_pressures_Pa, langmuir_affinity_per_Pa
+
+__all__ = [
+    "TwinState",
+    "Drive",
+    "EngineConfig",
+    "Engine",
+    "make_engine",
+    "stability_limit_s",
+    "ERROR_NAN",
+    "ERROR_ETA_RANGE",
+    "ERROR_LOADING",
+    "describe_error",
+]
+
+R_KJ_MOL_K = sc.R / 1000.0
+ERROR_NAN = 1
+ERROR_ETA_RANGE = 2
+ERROR_LOADING = 4
+ETA_LIMITS = (-1.0, 2.0)
+
+
+def describe_error(code: int) -> str:
+    """Human-readable causes of an error code (bits of :data:`ERROR_NAN` …)."""
+    causes = []
+    if code & ERROR_NAN:
+        causes.append("NaN or infinity in the fields")
+    if code & ERROR_ETA_RANGE:
+        causes.append(f"order parameter eta left [{ETA_LIMITS[0]}, {ETA_LIMITS[1]}]")
+    if code & ERROR_LOADING:
+        causes.append("negative guest loading")
+    return "; ".join(causes) or "no error"
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class TwinState:
+    """State of one crystal (or, with a leading axis on every leaf, of a batch of crystals/replicas).
+
+    Attributes:
+        eta: breathing order parameter (0 closed, 1 open), (nx, ny, nz).
+        links: packed site bits (links, inside, defect; :mod:`twin.engine.lattice`), uint8, (nx, ny, nz).
+        loading: conserved loading of the transported guest [molecules per site cell], (nx, ny, nz), or
+            ``None`` in the fast-adsorption limit.
+        key: two uint32 words seeding the counter-based noise, (2,).
+        step: number of steps taken, int32 (time = step · dt).
+        error: error bits (:func:`describe_error`), int32, set on device and read by the host between chunks.
+    """
+
+    eta: Float[Array, "nx ny nz"]
+    links: UInt8[Array, "nx ny nz"]
+    loading: Float[Array, "nx ny nz"] | None
+    key: Array
+    step: Array
+    error: Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Drive:
+    """Thermodynamic drive of one step, from the conditions (all per site cell, float).
+
+    Attributes:
+        omega: Ω of each phase at the gas fugacities [kJ/mol], (n_phases,).
+        host_pv: F_host + p·V of each phase [kJ/mol], (n_phases,) (Ω without adsorption).
+        rt: RT [kJ/mol].
+        log_f_gas: ln(f/Pa) of the transported guest (−80 when absent).
+        log_k: ln(K/Pa⁻¹) of the transported guest in each phase at T, (n_phases,).
+        n_max: capacity of each phase for the transported guest, (n_phases,).
+    """
+
+    omega: Array
+    host_pv: Array
+    rt: Array
+    log_f_gas: Array
+    log_k: Array
+    n_max: Array
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Static settings of the engine (hashable; changing one recompiles).
+
+    Attributes:
+        dt_s: time step [s].
+        noise: thermal noise on η.
+        guest_diffusion: transport the guest ``transported_guest`` (model B) instead of fast adsorption.
+        transported_guest: index of the transported guest in ``ThermoParams.guests``.
+        gas_exchange: with transport, exposed faces exchange with the gas (False: closed crystal).
+        eta_dynamics: evolve η (False freezes it, e.g. to study transport in one phase).
+        dtype: float dtype of the fields.
+    """
+
+    dt_s: float
+    noise: bool = True
+    guest_diffusion: bool = False
+    transported_guest: int = 0
+    gas_exchange: bool = True
+    eta_dynamics: bool = True
+    dtype: str = "float32"
+
+
+def make_drive(thermo: ThermoParams, conditions: Conditions, guest: int, dtype) -> Drive:
+    """Per-step drive from one set of conditions (pure; ``vmap`` over a batch of conditions)."""
+    t = jnp.asarray(conditions.temperature_K, dtype)
+    omega = phase_potentials(thermo, conditions).astype(dtype)
+    p = guest_pressures_Pa(thermo, conditions)
+    p_total = jnp.sum(p)
+    host_pv = (host_free_energy_kj_mol(thermo, t) + p_total * thermo.volume_A3 * PV_KJ_MOL_PER_PA_A3).astype(dtype)
+    f = fugacity_Pa(t, p, thermo.critical_temperature_K, thermo.critical_pressure_Pa, thermo.acentric_factor)
+    f_g = f[guest]
+    log_f = jnp.where(f_g > 0.0, jnp.log(jnp.where(f_g > 0.0, f_g, 1.0)), -80.0).astype(dtype)
+    log_k = jnp.log(langmuir_affinity_per_Pa(thermo.log_k_ref[:, guest], thermo.enthalpy_kj_mol[:, guest], t,
+                                             thermo.reference_temperature_K)).astype(dtype)
+    return Drive(omega=omega, host_pv=host_pv, rt=(R_KJ_MOL_K * t).astype(dtype), log_f_gas=log_f, log_k=log_k,
+                 n_max=thermo.n_max[:, guest].astype(dtype))
+
+
+def stability_limit_s(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geometry, table: ProtocolTable,
+                      guest_diffusion: bool) -> tuple[float, str]:
+    """Largest stable time step [s] and which limit sets it (formulas in the module docstring).
+
+    ΔΩ is sampled at every breakpoint of the protocol and 16 points inside each interval (host, float64).
+    """
+    th = thermo.astype(jnp.float64) if jax.config.jax_enable_x64 else thermo
+    times = np.asarray(table.time_s, dtype=np.float64)
+    samples = np.unique(np.concatenate([times] + [np.linspace(a, b, 18) for a, b in zip(times[:-1], times[1:])]))
+    tab = table.astype(jnp.float32)
+    conds = jax.vmap(lambda t: conditions_at(tab, t))(jnp.asarray(samples, jnp.float32))
+    omega = np.asarray(jax.vmap(lambda c: phase_potentials(th, c))(conds), dtype=np.float64)
+    b3 = float(geometry.block) ** 3
+    d_omega = float(np.max(np.abs(omega[:, -1] - omega[:, 0]))) * b3
+    gamma = np.asarray(meso.surface_energy_kj_mol, dtype=np.float64)
+    delta = np.asarray(meso.defect_shift_kj_mol, dtype=np.float64)
+    d_omega += 6.0 * abs(gamma[-1] - gamma[0]) + abs(delta[-1] - delta[0])
+    w = float(thermo.barrier_kj_mol) * b3
+    j_sum = float(np.sum(np.asarray(meso.coupling_kj_mol, dtype=np.float64)))
+    rt_min = R_KJ_MOL_K * float(np.min(np.asarray(table.temperature_K)))
+    nu = float(meso.rate_prefactor_per_s)
+    curvature = 6.0 * d_omega + 2.0 * w + 4.0 * j_sum
+    dt_eta = rt_min / (nu * curvature)
+    limit, reason = dt_eta, (f"eta relaxation: RT_min/[nu0 (6 max|dOmega| + 2W + 4 sum J)] = {rt_min:.4g}/[{nu:.4g}"
+                             f" x {curvature:.4g}] s")
+    if guest_diffusion:
+        d_max = float(np.max(np.asarray(meso.diffusivity_A2_s, dtype=np.float64)))
+        inv_a2 = sum(1.0 / a**2 for a in geometry.spacing_A)
+        dt_n = 1.0 / (2.0 * d_max * inv_a2)
+        if dt_n < limit:
+            limit, reason = dt_n, f"guest diffusion: 1/(2 D_max sum a^-2) with D_max = {d_max:.4g} A2/s"
+    return limit, reason
+
+
+class Engine:
+    """A compiled engine for one geometry: ``init``, ``step``, ``run_chunk`` and ``check``.
+
+    Built by :func:`make_engine`; every method is pure in its arrays (the object only holds static settings
+    and parameters).
+    """
+
+    def __init__(self, thermo, meso, geometry, table, config, eta0: float, batched: bool):
+        self.thermo, self.meso, self.geometry, self.table, self.config = thermo, meso, geometry, table, config
+        self.dtype = jnp.dtype(config.dtype)
+        self.periodic = geometry.periodic
+        self.spacing_A = tuple(float(a) for a in geometry.spacing_A)
+        self.block_volume = float(geometry.block) ** 3
+        self.eta0 = eta0
+        self.batched = batched
+        self.run_chunk = jax.jit(self._run_chunk, static_argnums=(1,), donate_argnums=(0,))
+
+    # -------------------------------------------------------------------------------- drive
+    def drive_at(self, time_s: Array) -> Drive:
+        cond = conditions_at(self.table, time_s)
+        return make_drive(self.thermo, cond, self.config.transported_guest, self.dtype)
+
+    # -------------------------------------------------------------------------------- state
+    def init(self, seed: int) -> TwinState:
+        """Initial state: η at the phase of lowest Ω at t = 0 (inside the crystal, 0 outside), loading in
+        equilibrium with the initial gas, noise key from ``jax.random.key(seed)`` (one key per crystal)."""
+        links = jnp.asarray(self.geometry.links)
+        dt = self.dtype
+        inside = model.inside(links, dt)
+        eta = inside * jnp.asarray(self.eta0, dt)
+        loading = None
+        if self.config.guest_diffusion:
+            d = self.drive_at(jnp.asarray(0.0, dt))
+            log_f = jnp.broadcast_to(d.log_f_gas, eta.shape)
+            loading = model.loading_from_log_fugacity(log_f, eta, d.n_max, d.log_k)[0] * inside
+        base = jax.random.key_data(jax.random.key(int(seed), impl="threefry2x32")).astype(jnp.uint32)
+        if self.batched:
+            n = links.shape[0]
+            keys = jax.vmap(lambda i: model.hash32(base ^ i.astype(jnp.uint32)))(jnp.arange(n))
+            return TwinState(eta, links, loading, keys, jnp.zeros((n,), jnp.int32), jnp.zeros((n,), jnp.int32))
+        return TwinState(eta, links, loading, base, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
+
+    # -------------------------------------------------------------------------------- one step
+    def _update(self, state: TwinState, drive: Drive) -> TwinState:
+        cfg, meso, dt_t = self.config, self.meso, self.dtype
+        dt = jnp.asarray(cfg.dt_s, dt_t)
+        eta, links = state.eta, state.links
+        inside = model.inside(links, dt_t)
+        nu = meso.rate_prefactor_per_s.astype(dt_t)
+        loading = state.loading
+        if cfg.guest_diffusion:
+            log_f = model.log_fugacity_from_loading(loading, eta, drive.n_max, drive.log_k)
+            ads_c = drive.rt * drive.n_max[0] * jax.nn.softplus(drive.log_k[0] + log_f)
+            ads_o = drive.rt * drive.n_max[-1] * jax.nn.softplus(drive.log_k[-1] + log_f)
+            omega_c, omega_o = drive.host_pv[0] - ads_c, drive.host_pv[-1] - ads_o
+        else:
+            omega_c, omega_o = drive.omega[0], drive.omega[-1]
+        oc, oo = model.site_potentials(omega_c, omega_o, links, meso.surface_energy_kj_mol.astype(dt_t),
+                                       meso.defect_shift_kj_mol.astype(dt_t), self.block_volume)
+        w = self.thermo.barrier_kj_mol.astype(dt_t) * self.block_volume
+        coupling = meso.coupling_kj_mol.astype(dt_t)
+        new_eta = eta
+        if cfg.eta_dynamics:
+            force = model.eta_force(eta, links, oc, oo, w, coupling, self.periodic)
+            new_eta = eta + (dt * nu / drive.rt) * force
+            if cfg.noise:
+                amp = jnp.sqrt(2.0 * nu * dt)
+                xi = model.gaussian_like_noise(eta.shape, state.key, state.step, dt_t)
+                new_eta = new_eta + amp * inside * xi
+        if cfg.guest_diffusion:
+            _, mobility = model.loading_from_log_fugacity(log_f, eta, drive.n_max, drive.log_k)
+            h = model.smoothstep(jnp.clip(eta, 0.0, 1.0))
+            dif = meso.diffusivity_A2_s.astype(dt_t)
+            diffusivity = (1.0 - h) * dif[0] + h * dif[-1]
+            inflow = model.guest_fluxes_divergence(log_f, mobility, diffusivity, links, drive.log_f_gas,
+                                                   self.spacing_A, self.periodic, cfg.gas_exchange)
+            loading = loading + dt * inflow
+        if bool(np.isfinite(float(meso.cohesion_kj_mol))):
+            links = _fracture(eta, links, coupling, meso.cohesion_kj_mol.astype(dt_t), self.periodic)
+        return TwinState(new_eta, links, loading, state.key, state.step + 1, state.error)
+
+    def step(self, state: TwinState, conditions: Conditions) -> TwinState:
+        """One time step under ``conditions`` (pure; vmapped over a leading crystal axis when batched)."""
+        drive = make_drive(self.thermo, conditions, self.config.transported_guest, self.dtype)
+        if self.batched:
+            return jax.vmap(self._update, in_axes=(0, None))(state, drive)
+        return self._update(state, drive)
+
+    # -------------------------------------------------------------------------------- chunks
+    def _run_chunk(self, state: TwinState, n_steps: int) -> TwinState:
+        """``n_steps`` steps in one ``lax.scan``, then the error check (no host synchronisation inside)."""
+        step0 = state.step[0] if self.batched else state.step
+        times = (step0 + jnp.arange(n_steps, dtype=jnp.int32)).astype(self.dtype) * jnp.asarray(self.config.dt_s, self.dtype)
+        drives = jax.vmap(self.drive_at)(times)
+        update = jax.vmap(self._update, in_axes=(0, None)) if self.batched else self._update
+
+        def body(s, drive):
+            return update(s, drive), None
+
+        state, _ = jax.lax.scan(body, state, drives)
+        return self._check(state)
+
+    def _check(self, state: TwinState) -> TwinState:
+        inside = model.inside(state.links, self.dtype) > 0
+        spatial = tuple(range(state.eta.ndim - 3, state.eta.ndim))
+        bad = ~jnp.isfinite(state.eta)
+        out = (state.eta < ETA_LIMITS[0]) | (state.eta > ETA_LIMITS[1])
+        code = jnp.where(jnp.any(bad & inside, axis=spatial), ERROR_NAN, 0)
+        code = code | jnp.where(jnp.any(out & inside, axis=spatial), ERROR_ETA_RANGE, 0)
+        if state.loading is not None:
+            code = code | jnp.where(jnp.any(~jnp.isfinite(state.loading) & inside, axis=spatial), ERROR_NAN, 0)
+            code = code | jnp.where(jnp.any((state.loading < -1e-3) & inside, axis=spatial), ERROR_LOADING, 0)
+        return TwinState(state.eta, state.links, state.loading, state.key, state.step,
+                         state.error | code.astype(jnp.int32))
+
+    def raise_on_error(self, state: TwinState, steps_before: int) -> None:
+        """Host check between chunks: raise :class:`SimulationError` with step, time and cause."""
+        code = int(np.bitwise_or.reduce(np.atleast_1d(np.asarray(state.error))))
+        if code:
+            step = int(np.max(np.asarray(state.step)))
+            dt = self.config.dt_s
+            raise SimulationError(
+                f"simulation failed between step {steps_before} and {step} (t = {steps_before * dt:.6g}–"
+                f"{step * dt:.6g} s): {describe_error(code)}; reduce numerics.dt (now {dt:.4g} s) or check the "
+                f"material's mesoscale parameters"
+            )
+
+
+def _fracture(eta, links, coupling, cohesion, periodic: bool):
+    """Break links whose elastic energy J_d/2 (η_i − η_j)² exceeds the cohesion (symmetric on both ends)."""
+    keep = jnp.zeros_like(links)
+    for k, (axis, offset) in enumerate(DIRECTIONS):
+        diff = eta - model.shift(eta, axis, offset, periodic)
+        intact = 0.5 * coupling[axis] * diff * diff <= cohesion
+        keep = keep | (intact.astype(jnp.uint8) << np.uint8(k))
+    return links & (keep | np.uint8(0b1100_0000))
+
+
+def make_engine(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geometry, table: ProtocolTable,
+                config: EngineConfig, *, eta0: float | None = None) -> Engine:
+    """Build an engine for one geometry (a leading crystal axis on ``geometry.links`` makes it a batch).
+
+    Args:
+        thermo: the material's :class:`~twin.thermo.ThermoParams` (two phases: closed, open).
+        meso: :class:`MesoscaleParams` already rescaled to the geometry's block factor.
+        geometry: crystal(s) on the lattice.
+        table: protocol breakpoints (cast to the engine dtype here).
+        config: static settings; ``config.dt_s`` is checked against :func:`stability_limit_s`.
+        eta0: initial η inside the crystal (default: 0 or 1, whichever phase has the lower Ω at t = 0).
+
+    Raises:
+        SimulationError: the time step exceeds the stability limit (message gives the limit and its cause).
+    """
+    if thermo.n_phases != 2:
+        raise SimulationError(f"the mesoscale engine needs a material with two phases (closed, open), got "
+                              f"{thermo.n_phases}: {', '.join(thermo.phase_names)}")
+    dtype = jnp.dtype(config.dtype)
+    table = table.astype(dtype)
+    limit, reason = stability_limit_s(thermo, meso, geometry, table, config.guest_diffusion)
+    if config.dt_s > limit * (1.0 + 1e-6):
+        raise SimulationError(
+            f"numerics.dt: {config.dt_s:.4g} s exceeds the stability limit {limit:.4g} s of the explicit scheme "
+            f"({reason}); use dt <= {limit:.4g} s or leave dt unset to let the engine choose"
+        )
+    if eta0 is None:
+        omega = np.asarray(phase_potentials(thermo, conditions_at(table, jnp.asarray(0.0, dtype))))
+        eta0 = 1.0 if omega[-1] < omega[0] else 0.0
+    batched = geometry.links.ndim == 4
+    return Engine(thermo, meso.astype(dtype), geometry, table, config, float(eta0), batched)

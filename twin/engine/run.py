@@ -1,0 +1,388 @@
+"""The run loop: scenario + material → engine → trajectory (HDF5), with checkpoints, resume and dry runs.
+
+:func:`run_scenario` advances the state in jitted ``lax.scan`` chunks of one frame interval each, checks the
+error bits between chunks, writes per-frame conditions and summaries (and full fields every
+``outputs.field_stride``-th frame) through :class:`twin.trajectory.TrajectoryWriter`, and saves a checkpoint
+every ``numerics.checkpoint_interval``. ``resume=True`` reloads the checkpoint, truncates the partial trajectory
+to it and continues; since the state (fields, key words, step counter) is restored exactly and the noise is a
+pure function of (site, step, key), the finished file is bit-for-bit the one an uninterrupted run writes.
+
+Time step: ``numerics.dt`` or, if unset, half the stability limit (:func:`twin.engine.dynamics.stability_limit_s`),
+lowered so that a frame interval is a whole number of steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from twin.engine import model
+from twin.engine.dynamics import Engine, EngineConfig, TwinState, make_engine, stability_limit_s
+from twin.engine.lattice import Geometry, build_geometry, crystal_mask, size_in_sites
+from twin.engine.params import block_rescale, mesoscale_from_material
+from twin.engine.sharding import can_shard, lattice_mesh, shard_state
+from twin.engine.summaries import frame_summaries, label_domains, summary_specs
+from twin.errors import NotAvailableError, ScenarioError
+from twin.protocol import compile_protocol, conditions_at
+from twin.thermo import phase_loadings
+from twin.trajectory import (
+    FieldSpec,
+    TrajectoryWriter,
+    default_provenance,
+    load_checkpoint,
+    partial_path,
+    save_checkpoint,
+)
+
+__all__ = ["run_scenario", "dry_run", "prepare", "Prepared", "TRAJECTORY_NAME", "CHECKPOINT_NAME"]
+
+TRAJECTORY_NAME = "trajectory.h5"
+CHECKPOINT_NAME = "checkpoint.h5"
+
+_FIELD_SPECS = {
+    "eta": FieldSpec("float32", "1", "breathing order parameter (0 closed, 1 open)"),
+    "loading": FieldSpec("float32", "1/cell", "total guest loading per site cell (molecules)"),
+    "defect": FieldSpec("uint8", "1", "1 on defective sites"),
+    "cohesion": FieldSpec("uint8", "1", "bits 0-5: intact links along +x,-x,+y,-y,+z,-z"),
+    "domain": FieldSpec("int32", "1", "coherent-domain label (smallest flat site index of the domain; -1 outside)"),
+}
+
+
+class Prepared:
+    """Everything a run needs, built once from a scenario (material, geometry, engine, schedule)."""
+
+    def __init__(self, scenario, *, calibrate: bool = False):
+        from twin.material import load_material
+
+        self.scenario = scenario
+        num = scenario.numerics
+        if num.method != "langevin":
+            raise NotAvailableError(
+                f"numerics.method = {num.method!r}: checkerboard Metropolis is not available in this version yet "
+                f"(issue 5); use method = \"langevin\""
+            )
+        self.material = material = load_material(scenario.material)
+        table64 = compile_protocol(scenario.protocol)
+        for t in (float(np.min(table64.temperature_K)), float(np.max(table64.temperature_K))):
+            material.check_temperature(t, where=f"{scenario.source_path or 'scenario'}: protocol temperature")
+        unknown = [g for g in scenario.guests if g not in material.guests]
+        if unknown:
+            raise ScenarioError(
+                f"protocol.gases: guest {unknown[0]!r} has no adsorption parameters in material {material.name!r}; "
+                f"known guests: {', '.join(material.guests)}"
+            )
+        if num.guest_diffusion and len(scenario.guests) != 1:
+            raise NotAvailableError(
+                f"numerics.guest_diffusion with {len(scenario.guests)} gases ({', '.join(scenario.guests)}): guest "
+                f"transport of mixtures is not available in this version yet (issue 5); use one gas or fast adsorption"
+            )
+        self.table = table64
+        self.meso = block_rescale(mesoscale_from_material(material), scenario.crystal.block)
+        open_phase = material.phases[-1]
+        self.cell_A = (open_phase.a_A, open_phase.b_A, open_phase.c_A)
+        self.geometry = build_geometry(scenario.crystal, scenario.heterogeneity, self.cell_A, scenario.seed)
+        self.batched = self.geometry.links.ndim == 4
+        dtype = jnp.dtype(num.dtype)
+        if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+            jax.config.update("jax_enable_x64", True)
+        limit, reason = stability_limit_s(material.thermo, self.meso, self.geometry, table64.astype(dtype),
+                                          num.guest_diffusion)
+        self.dt_limit_s, self.dt_reason = limit, reason
+        requested = num.dt_s if num.dt_s is not None else 0.5 * limit
+        self.steps_per_frame = max(1, math.ceil(num.frame_interval_s / requested - 1e-9))
+        self.dt_s = num.frame_interval_s / self.steps_per_frame
+        if num.dt_s is not None and num.dt_s > limit:
+            self.dt_s = num.dt_s  # make_engine refuses it with the stated limit
+        duration = float(table64.time_s[-1])
+        self.n_frames = int(math.floor(duration / num.frame_interval_s + 1e-9)) + 1
+        self.checkpoint_every = (
+            max(1, int(round(num.checkpoint_interval_s / num.frame_interval_s))) if num.checkpoint_interval_s else None
+        )
+        guest = material.guests.index(scenario.guests[0])
+        self.config = EngineConfig(dt_s=self.dt_s, noise=num.noise, guest_diffusion=num.guest_diffusion,
+                                   transported_guest=guest, dtype=num.dtype)
+        self.engine: Engine = make_engine(material.thermo, self.meso, self.geometry, table64, self.config)
+        self.guest_columns = [material.guests.index(g) for g in scenario.guests]
+        self._summaries = jax.jit(self._summaries_impl)
+        self._labels = jax.jit(lambda eta, links: label_domains(eta, links, self.geometry.periodic))
+
+    # ---------------------------------------------------------------------------------------------
+    def loading_per_guest(self, state: TwinState, time_s):
+        """Loading of every protocol guest per site [molecules per site cell], (n_guests, *site_shape)."""
+        eng = self.engine
+        cond = conditions_at(eng.table, time_s)
+        n_eq = phase_loadings(self.material.thermo, cond).astype(eng.dtype)  # (n_phases, n_guests_material)
+        h = model.smoothstep(jnp.clip(state.eta, 0.0, 1.0))
+        inside = model.inside(state.links, eng.dtype)
+        out = []
+        for g in self.guest_columns:
+            if self.config.guest_diffusion and g == self.config.transported_guest:
+                out.append(state.loading)
+            else:
+                out.append(((1.0 - h) * n_eq[0, g] + h * n_eq[-1, g]) * inside)
+        return jnp.stack(out)
+
+    def _summaries_impl(self, state: TwinState, time_s, initial_links):
+        loads = self.loading_per_guest(state, time_s)
+        return frame_summaries(state.eta, state.links, loads, self.material.thermo.volume_A3.astype(jnp.float32),
+                               self.geometry.spacing_A, initial_links, self.geometry.periodic, self.geometry.block,
+                               self.batched)
+
+    def fields(self, state: TwinState, time_s, names) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for name in names:
+            if name == "eta":
+                out[name] = np.asarray(state.eta, dtype=np.float32)
+            elif name == "loading":
+                out[name] = np.asarray(jnp.sum(self.loading_per_guest(state, time_s), axis=0), dtype=np.float32)
+            elif name == "defect":
+                out[name] = np.asarray((state.links >> 7) & 1, dtype=np.uint8)
+            elif name == "cohesion":
+                out[name] = np.asarray(state.links & 0b0011_1111, dtype=np.uint8)
+            else:
+                out[name] = np.asarray(self._labels(state.eta, state.links), dtype=np.int32)
+        return out
+
+    def scenario_digest(self) -> str:
+        return hashlib.sha256(self.scenario.source_text.encode("utf-8")).hexdigest()
+
+
+def _state_arrays(state: TwinState) -> dict[str, np.ndarray]:
+    arrays = {"eta": np.asarray(state.eta), "links": np.asarray(state.links), "key": np.asarray(state.key),
+              "step": np.asarray(state.step), "error": np.asarray(state.error)}
+    if state.loading is not None:
+        arrays["loading"] = np.asarray(state.loading)
+    return arrays
+
+
+def _state_from_arrays(arrays: dict[str, np.ndarray]) -> TwinState:
+    return TwinState(eta=jnp.asarray(arrays["eta"]), links=jnp.asarray(arrays["links"]),
+                     loading=jnp.asarray(arrays["loading"]) if "loading" in arrays else None,
+                     key=jnp.asarray(arrays["key"]), step=jnp.asarray(arrays["step"]),
+                     error=jnp.asarray(arrays["error"]))
+
+
+def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_progress: bool = True,
+                 stop_after_frames: int | None = None) -> Path:
+    """Simulate a scenario and write ``OUT/trajectory.h5``; returns its path.
+
+    Args:
+        scenario: a validated :class:`twin.scenario.Scenario`.
+        out_dir: output folder (created). The trajectory is written to ``trajectory.h5.partial`` and renamed
+            when complete; checkpoints go to ``checkpoint.h5`` (removed after success).
+        resume: continue an interrupted run from its checkpoint (same scenario text required).
+        show_progress: a progress bar on stderr.
+        stop_after_frames: stop after this many frames are written in total, leaving the partial file and a
+            checkpoint (as a wall-time limit would); returns the partial file's path.
+
+    Raises:
+        ScenarioError: resume without a checkpoint, or a checkpoint of a different scenario.
+        SimulationError: unstable time step, or NaN / η out of range during the run (with step and time).
+    """
+    from twin.commands._common import progress
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prep = Prepared(scenario)
+    eng, sc = prep.engine, scenario
+    traj_path = out / TRAJECTORY_NAME
+    ckpt_path = out / CHECKPOINT_NAME
+    field_names = tuple(sc.outputs.fields)
+    mat = prep.material
+    initial_links = jnp.asarray(prep.geometry.links)
+
+    if resume:
+        if not ckpt_path.is_file() or not partial_path(traj_path).is_file():
+            raise ScenarioError(f"{out}: nothing to resume (no {CHECKPOINT_NAME} and {TRAJECTORY_NAME}.partial); "
+                                f"run without --resume")
+        arrays, meta = load_checkpoint(ckpt_path)
+        if meta.get("scenario_sha256") != prep.scenario_digest():
+            raise ScenarioError(f"{ckpt_path}: the checkpoint belongs to a different scenario text; "
+                                f"run without --resume to start over")
+        state = _state_from_arrays(arrays)
+        frame = int(meta["n_frames"])
+        writer = TrajectoryWriter.resume(traj_path, frame)
+    else:
+        state = eng.init(sc.seed)
+        provenance = default_provenance(
+            scenario_toml=sc.source_text, seed=sc.seed, material=mat.name, material_sha256=mat.sha256,
+            engine_dt_s=prep.dt_s, engine_steps_per_frame=prep.steps_per_frame,
+            engine_dt_limit_s=prep.dt_limit_s, engine_config=asdict(prep.config),
+            engine_mesoscale={k: np.asarray(v).tolist() for k, v in asdict(prep.meso).items()},
+        )
+        writer = TrajectoryWriter.create(
+            traj_path, guests=sc.guests, phases=mat.phase_names, site_shape=prep.geometry.site_shape,
+            cell_A=prep.geometry.spacing_A, mask=prep.geometry.mask,
+            fields={n: _FIELD_SPECS[n] for n in field_names},
+            summaries=summary_specs(mat.phase_names, sc.guests, prep.geometry.links.shape[0] if prep.batched else None),
+            provenance=provenance, field_stride=sc.outputs.field_stride, block=prep.geometry.block,
+        )
+        frame = 0
+
+    n_dev = jax.device_count()
+    if not prep.batched and can_shard(prep.geometry.site_shape, n_dev):
+        state = shard_state(state, lattice_mesh())
+
+    bar = progress(prep.n_frames, desc=f"twin run {sc.name}", unit="frame", disable=None if show_progress else True)
+    bar.update(frame)
+    try:
+        with writer:
+            while frame < prep.n_frames:
+                # the state is at frame `frame` (step frame * steps_per_frame): write it, then advance
+                time_s = frame * prep.steps_per_frame * prep.dt_s
+                _write_frame(writer, prep, state, time_s, field_names, initial_links)
+                frame += 1
+                bar.update(1)
+                if frame >= prep.n_frames:
+                    break
+                state = _advance(prep, state, frame)
+                stopping = stop_after_frames is not None and frame >= stop_after_frames
+                if stopping or (prep.checkpoint_every and frame % prep.checkpoint_every == 0):
+                    writer.flush()
+                    save_checkpoint(ckpt_path, _state_arrays(state), _ckpt_meta(prep, frame))
+                if stopping:
+                    return partial_path(traj_path)
+            path = writer.finalize()
+    finally:
+        bar.close()
+    if ckpt_path.exists():
+        os.remove(ckpt_path)
+    return path
+
+
+def _advance(prep: Prepared, state: TwinState, next_frame: int) -> TwinState:
+    """One frame interval of steps (one compiled chunk), then the host-side error check."""
+    steps_before = (next_frame - 1) * prep.steps_per_frame
+    state = prep.engine.run_chunk(state, prep.steps_per_frame)
+    prep.engine.raise_on_error(state, steps_before)
+    return state
+
+
+def _ckpt_meta(prep: Prepared, n_frames: int) -> dict[str, Any]:
+    return {"n_frames": n_frames, "dt_s": prep.dt_s, "steps_per_frame": prep.steps_per_frame,
+            "scenario_sha256": prep.scenario_digest()}
+
+
+def _write_frame(writer: TrajectoryWriter, prep: Prepared, state: TwinState, time_s: float, field_names,
+                 initial_links) -> None:
+    t = jnp.asarray(time_s, prep.engine.dtype)
+    cond = conditions_at(prep.engine.table, t)
+    summ = jax.device_get(prep._summaries(state, t, initial_links))
+    fields = prep.fields(state, t, field_names) if writer.wants_fields() else None
+    writer.append(
+        time_s=float(time_s),
+        temperature_K=float(cond.temperature_K),
+        partial_pressure_Pa=np.asarray(cond.partial_pressure_Pa, dtype=np.float64),
+        relative_humidity=float(cond.relative_humidity),
+        summaries={k: np.asarray(v) for k, v in summ.items()},
+        fields=fields,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ dry run
+_SHAPE_FILL = {"cuboid": 1.0, "plate": 1.0, "needle": 1.0, "sphere": math.pi / 6, "ellipsoid": math.pi / 6}
+
+
+def _device_memory_bytes() -> tuple[int, str]:
+    dev = jax.devices()[0]
+    try:
+        stats = dev.memory_stats() or {}
+    except Exception:  # noqa: BLE001 - backends without memory stats
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]), f"{dev.device_kind} memory limit"
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return int(pages), "host RAM (CPU backend)"
+
+
+def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int = 48) -> dict[str, Any]:
+    """What a run would cost, without running it.
+
+    Sites and memory come from the geometry (box of every crystal, padded for powders) and the bytes per site
+    of the compiled chunk and summaries (XLA's memory analysis of a ``probe_edge``³ probe, arguments + outputs
+    + temporaries, per site); the time estimate from the site-update rate of that probe on this device.
+
+    Returns:
+        A JSON-ready dict: ``site_shape``, ``sites`` (box), ``crystal_sites`` (estimate), ``bytes_per_site``,
+        ``memory_bytes``, ``dt_s``, ``dt_limit_s``, ``n_steps``, ``n_frames``, ``site_updates_per_s``,
+        ``estimated_time_s``, ``device_memory_bytes``, and ``largest_cube_sites`` / ``largest_cube_um``: the
+        edge of the largest cubic crystal that fits the device memory.
+    """
+    from dataclasses import replace
+
+    crystal = scenario.crystal
+    # the schedule and stability limit from a tiny stand-in crystal (the limit does not depend on size)
+    small = replace(scenario, crystal=replace(crystal, size_A=None, size_cells=(probe_edge,) * 3, distribution=None,
+                                              periodic=True, shape="cuboid"),
+                    heterogeneity=scenario.heterogeneity)
+    prep = Prepared(small)
+    b = crystal.block
+    if crystal.distribution is not None:
+        d = crystal.distribution
+        big = [d.median_A * a * math.exp(2.0 * d.width) for a in d.aspect]
+        box = size_in_sites(big, prep.cell_A, b)
+        site_shape = (d.n_crystals, *box)
+    elif crystal.size_cells is not None:
+        site_shape = tuple(max(1, round(n / b)) for n in crystal.size_cells)
+    else:
+        site_shape = size_in_sites(crystal.size_A, prep.cell_A, b)
+    sites = int(np.prod(site_shape))
+    fill = _SHAPE_FILL.get(crystal.shape, 1.0)
+    if crystal.shape == "truncated":
+        fill = float(crystal_mask("truncated", (32, 32, 32), truncation=crystal.truncation).mean())
+
+    eng = prep.engine
+    state = eng.init(0)
+    probe_sites = int(np.prod(state.eta.shape))
+    n_probe = 20
+    compiled = eng.run_chunk.lower(state, n_probe).compile()
+    mem = compiled.memory_analysis()
+    summ = prep._summaries.lower(state, jnp.asarray(0.0, eng.dtype), state.links).compile().memory_analysis()
+    per_site = 0.0
+    if mem is not None:
+        chunk_bytes = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+        summ_bytes = (summ.temp_size_in_bytes + summ.argument_size_in_bytes) if summ is not None else 0
+        per_site = max(chunk_bytes, summ_bytes) / probe_sites
+    state = compiled(state)
+    jax.block_until_ready(state)
+    t0 = time.perf_counter()
+    state = compiled(state)
+    jax.block_until_ready(state)
+    elapsed = time.perf_counter() - t0
+    rate = probe_sites * n_probe / elapsed
+    n_steps = (prep.n_frames - 1) * prep.steps_per_frame
+    mem_total, mem_what = (device_memory_bytes, "given") if device_memory_bytes else _device_memory_bytes()
+    max_sites = int(0.9 * mem_total / per_site) if per_site > 0 else 0
+    edge = int(max_sites ** (1.0 / 3.0))
+    return {
+        "scenario": scenario.name,
+        "material": prep.material.name,
+        "site_shape": list(site_shape),
+        "block": b,
+        "sites": sites,
+        "crystal_sites": int(round(sites * fill)),
+        "bytes_per_site": round(per_site, 2),
+        "memory_bytes": int(per_site * sites),
+        "dt_s": prep.dt_s,
+        "dt_limit_s": prep.dt_limit_s,
+        "dt_limit": prep.dt_reason,
+        "n_frames": prep.n_frames,
+        "n_steps": n_steps,
+        "site_updates_per_s": rate,
+        "estimated_time_s": n_steps * sites / rate,
+        "device": str(jax.devices()[0].device_kind),
+        "n_devices": jax.device_count(),
+        "device_memory_bytes": mem_total,
+        "device_memory_source": mem_what,
+        "largest_cube_sites": edge,
+        "largest_cube_um": [round(edge * b * a / 1e4, 3) for a in prep.cell_A],
+    }
