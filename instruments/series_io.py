@@ -1,6 +1,7 @@
 """Observable series files in a run directory: ``OUT/observables/<technique>.h5``.
 
-``twin observe`` writes one HDF5 file per technique; the report reads them. This module is the one
+``twin observe`` writes one HDF5 file per technique; the report reads them. This module (in ``instruments``,
+which both the twin and the reports may import) is the one
 writer/reader pair for those files, so that producer and consumer agree on one layout.
 
 XRD (``observables/xrd.h5``, format ``operando-mof-twin-xrd-series`` version 1)::

@@ -8,7 +8,7 @@ Entry point: :func:`build_report` (``twin report OUT``). The page is a list of s
 from reports.analysis import agreement_indices, branches, crossings, cycle_index, domain_sizes_nm, hysteresis_width
 from reports.build import SUMMARY_FORMAT, build_report
 from reports.context import ReportContext, Section
-from reports.observables_io import (
+from instruments.series_io import (
     ImageSeries,
     SpectralSeries,
     read_image_series,

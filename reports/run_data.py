@@ -1,7 +1,7 @@
 """What a run directory holds, read and checked once for the report.
 
 ``OUT/trajectory.h5`` (required; read lazily through :class:`twin.trajectory.Trajectory`),
-``OUT/observables/xrd.h5`` and other ``OUT/observables/<technique>.h5`` (optional; :mod:`reports.observables_io`),
+``OUT/observables/xrd.h5`` and other ``OUT/observables/<technique>.h5`` (optional; :mod:`instruments.series_io`),
 ``OUT/fit_result.json`` (optional; validated here, including that every measurement file it names still
 exists with the recorded SHA-256). Every problem raises a :class:`~twin.errors.TwinError` that names the
 file, the key and what was expected.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reports.observables_io import ImageSeries, SpectralSeries, read_image_series, read_spectral_series
+from instruments.series_io import ImageSeries, SpectralSeries, read_image_series, read_spectral_series
 from twin.datasets import file_sha256
 from twin.errors import DataFormatError, FitError
 from twin.trajectory import Trajectory

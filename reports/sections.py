@@ -33,7 +33,7 @@ from reports.figures import (
     orient_axis,
     plain_log_axis,
 )
-from reports.observables_io import SpectralSeries
+from instruments.series_io import SpectralSeries
 from twin import __version__
 from twin.datasets import file_sha256
 

@@ -1,25 +1,37 @@
-"""``twin observe OUT``: turn a trajectory into instrument observables (XRD series, spectra, images)."""
+"""``twin observe OUT --xrd INSTRUMENT.toml``: what the instruments would record at every frame of a run."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from twin.commands._common import not_available
+from twin.errors import TwinError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "observe",
-        help="compute instrument observables (XRD, NMR, IR/Raman, TEM) for every frame of a run",
+        help="compute instrument observables (powder XRD) for every frame of a run",
         description=(
-            "Read OUT/trajectory.h5 and write the pattern or spectrum each instrument would record at every "
-            "frame, with the frame conditions, into OUT/observables/."
+            "Read OUT/trajectory.h5 and write the pattern a powder diffractometer would record at every frame, "
+            "with the frame conditions, to OUT/observables/xrd.h5 (one jitted, batched evaluation over frames), "
+            "plus OUT/observables/xrd_first.csv and xrd_last.csv. Phase amounts, lattice parameters, η spread "
+            "(microstrain) and the coherent-domain size distribution of each phase come from the trajectory."
         ),
+        epilog="Instrument file format: docs/xrd.md; an example: examples/instrument_lab_cuka.toml.",
     )
     parser.add_argument("out", metavar="OUT", help="run directory holding trajectory.h5")
-    parser.add_argument("--xrd", metavar="INSTRUMENT.toml", help="powder diffractometer settings")
+    parser.add_argument("--xrd", metavar="INSTRUMENT.toml", required=True, help="powder diffractometer settings")
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    raise not_available("twin observe (instrument forward models over a trajectory)", "the XRD forward model")
+    from twin.observe import observe_xrd, write_first_last_csv
+
+    out = Path(args.out)
+    if not (out / "trajectory.h5").is_file():
+        raise TwinError(f"{out}: no trajectory.h5 here (run `twin run SCENARIO.toml -o {out}` first)")
+    path = observe_xrd(out, args.xrd)
+    csvs = write_first_last_csv(path)
+    print(f"XRD series written to {path} (and {', '.join(str(c) for c in csvs)})")
+    return 0
