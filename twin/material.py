@@ -189,6 +189,14 @@ def _build(raw: dict[str, Any], path: Path) -> Material:
     thermo = raw["thermo"]
     t_ref = q(thermo, "reference_temperature", "temperature", "thermo")
     barrier = q(thermo, "barrier", "energy", "thermo") if len(raw["phases"]) > 1 else 1.0
+    barrier_entropy = q(thermo, "barrier_entropy", "entropy", "thermo") if "barrier_entropy" in thermo else 0.0
+    for t_end in (t_min, t_max):  # W(T) = W_ref − S_W (T − T_ref) must stay a barrier over the validity range
+        w_end = barrier - barrier_entropy * (t_end - t_ref)
+        if not w_end > 0.0:
+            raise MaterialError(
+                f"{file}: thermo.barrier_entropy: W(T) = barrier - barrier_entropy * (T - reference_temperature) "
+                f"must stay positive over the validity range {t_min:g}-{t_max:g} K; it is {w_end:.4g} kJ/mol at {t_end:g} K"
+            )
 
     phases, energies, entropies = [], [], []
     for i, entry in enumerate(raw["phases"]):
@@ -247,6 +255,7 @@ def _build(raw: dict[str, Any], path: Path) -> Material:
         critical_temperature_K=jnp.asarray(tc, f32).reshape(len(guests)),
         critical_pressure_Pa=jnp.asarray(pc, f32).reshape(len(guests)),
         acentric_factor=jnp.asarray(omega, f32).reshape(len(guests)),
+        barrier_entropy_kj_mol_K=jnp.asarray(barrier_entropy, f32),
         guests=guests,
         phase_names=tuple(names),
         t_min_K=t_min,

@@ -8,6 +8,7 @@ from twin.thermo.eos import fugacity_Pa, peng_robinson_phi, water_saturation_pre
 from twin.thermo.osmotic import (
     guest_fugacities_Pa,
     guest_pressures_Pa,
+    host_barrier_kj_mol,
     host_free_energy_kj_mol,
     host_landscape,
     iast_loadings,
@@ -26,6 +27,7 @@ __all__ = [
     "phase_loadings",
     "host_landscape",
     "host_free_energy_kj_mol",
+    "host_barrier_kj_mol",
     "guest_pressures_Pa",
     "guest_fugacities_Pa",
     "langmuir_loading",

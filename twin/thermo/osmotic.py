@@ -30,6 +30,10 @@ The term p·V uses the total pressure (mechanical work on the host); adsorption 
 Peng–Robinson equation (:mod:`twin.thermo.eos`). Water enters through the relative humidity:
 p_H2O = RH·p_σ(T) (plus any explicit H2O partial pressure in the conditions).
 
+The barrier W of the per-site double well depends on temperature through its own entropy
+(:func:`host_barrier_kj_mol`), so that one parameter set carries both the guest-induced steps and the thermal
+hysteresis of the empty host.
+
 Not included: host elasticity within a phase (each phase is rigid), guest–guest non-ideality in the
 adsorbed phase (IAST is ideal), temperature dependence of n_max.
 """
@@ -55,6 +59,7 @@ __all__ = [
     "guest_pressures_Pa",
     "guest_fugacities_Pa",
     "host_free_energy_kj_mol",
+    "host_barrier_kj_mol",
     "phase_potentials",
     "phase_loadings",
     "host_landscape",
@@ -182,6 +187,33 @@ def guest_fugacities_Pa(params: ThermoParams, conditions: Conditions) -> Float[A
 def host_free_energy_kj_mol(params: ThermoParams, temperature_K: Float[Array, ""]) -> Float[Array, "n_phases"]:
     """F_host,i(T) = U_i − T·S_i [kJ/mol per site cell], (n_phases,)."""
     return params.host_energy_kj_mol - temperature_K * params.host_entropy_kj_mol_K
+
+
+def host_barrier_kj_mol(params: ThermoParams, temperature_K: Float[Array, "..."]) -> Float[Array, "..."]:
+    r"""Barrier parameter W(T) of the per-site double well [kJ/mol per site cell].
+
+    .. math:: W(T) = W_{ref} - S_W\,(T - T_{ref})
+
+    W is a free energy like F_host: the part of the landscape between the two minima (the sheared hinge of
+    the intermediate cell) has its own entropy S_W. With the spinodal rule |ΔΩ| = W/3 the empty host opens
+    on heating where ΔF_host(T) = −W(T)/3 and closes on cooling where ΔF_host(T) = +W(T)/3, so ΔF_host and
+    W(T) together carry the thermal hysteresis (for MIL-53(Al): closing at 125–150 K and reopening at
+    325–375 K, Y. Liu et al., J. Am. Chem. Soc. 130, 11813 (2008)). That the np/lp barrier is a free energy
+    and not a fixed energy is what quasi-harmonic DFT of MIL-53(Cr) finds (E. Cockayne, arXiv:1703.03440
+    (2017): two free-energy minima at all T up to 500 K, barrier 3–6 kJ/mol per M4(OH)4(bdc)4 cell). S_W is
+    calibrated, not computed: see :mod:`twin.thermo.fitting`.
+
+    Linear in T (first order about T_ref); the material loader checks W > 0 over the validity range, so no
+    clipping is applied here (it would break the derivative).
+
+    Args:
+        params: the material's parameters.
+        temperature_K: T [K] (any shape).
+
+    Returns:
+        W(T) [kJ/mol per site cell], shape of ``temperature_K``.
+    """
+    return params.barrier_kj_mol - params.barrier_entropy_kj_mol_K * (temperature_K - params.reference_temperature_K)
 
 
 def _affinities(params: ThermoParams, temperature_K):

@@ -11,6 +11,9 @@ Conventions (see ``docs/materials.md``):
   ``K(T) = K_ref·exp[−ΔH/R·(1/T − 1/T_ref)]`` (van 't Hoff; ΔH < 0 is the isosteric heat taken as
   constant), K in 1/Pa, f the fugacity in Pa. ``log_k_ref`` stores ln(K_ref·Pa) so that K stays positive under
   any gradient step and the float32 range is not an issue.
+* Barrier of the per-site double well: a free energy with its own entropy,
+  ``W(T) = W_ref − S_W·(T − T_ref)`` (:func:`twin.thermo.host_barrier_kj_mol`). S_W > 0 (a softer, more
+  disordered intermediate) makes the hysteresis narrow as T rises; S_W = 0 gives the T-independent W.
 * Peng–Robinson constants of each guest (critical temperature, pressure, acentric factor) ride along
   so that fugacities are computed from the same pytree.
 """
@@ -35,8 +38,9 @@ class ThermoParams:
         host_energy_kj_mol: U_i, host internal energy of each phase [kJ/mol per site cell], (n_phases,).
         host_entropy_kj_mol_K: S_i, host entropy of each phase [kJ/(mol K) per site cell], (n_phases,).
         volume_A3: V_i, site-cell volume of each phase [Å³], (n_phases,).
-        barrier_kj_mol: W, height parameter of the per-site double well between two phases
-            [kJ/mol per site cell], () — see :func:`twin.thermo.host_landscape`.
+        barrier_kj_mol: W_ref, height parameter of the per-site double well between two phases at
+            ``reference_temperature_K`` [kJ/mol per site cell], () — see :func:`twin.thermo.host_landscape`;
+            at another temperature use :func:`twin.thermo.host_barrier_kj_mol`.
         n_max: Langmuir capacity of each phase for each guest [molecules per site cell], (n_phases, n_guests).
         log_k_ref: ln(K_ref / Pa⁻¹), Langmuir affinity at ``reference_temperature_K``, (n_phases, n_guests).
         enthalpy_kj_mol: ΔH_ads, adsorption enthalpy (negative: exothermic) [kJ/mol], (n_phases, n_guests).
@@ -44,6 +48,8 @@ class ThermoParams:
         critical_temperature_K: T_c of each guest [K], (n_guests,).
         critical_pressure_Pa: p_c of each guest [Pa], (n_guests,).
         acentric_factor: ω of each guest [1], (n_guests,).
+        barrier_entropy_kj_mol_K: S_W, entropy of the barrier [kJ/(mol K) per site cell], ():
+            W(T) = W_ref − S_W (T − T_ref). Defaults to 0 (a T-independent barrier).
         guests: guest names in the order of the last axis (static).
         phase_names: phase names, closed first (static).
         t_min_K, t_max_K: validity range of the parameter set (static; checked at the edge).
@@ -60,6 +66,7 @@ class ThermoParams:
     critical_temperature_K: Float[Array, "n_guests"]
     critical_pressure_Pa: Float[Array, "n_guests"]
     acentric_factor: Float[Array, "n_guests"]
+    barrier_entropy_kj_mol_K: Float[Array, ""] = field(default_factory=lambda: jnp.zeros((), jnp.float32))
     guests: tuple[str, ...] = field(default=(), metadata={"static": True})
     phase_names: tuple[str, ...] = field(default=(), metadata={"static": True})
     t_min_K: float = field(default=0.0, metadata={"static": True})

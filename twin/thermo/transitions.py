@@ -1,8 +1,8 @@
 r"""Phase stability, spinodal hysteresis, isotherms with branches, transition pressures, phase diagrams.
 
 Stability rule. Between any two phases i, j the per-site landscape is the double well of
-:func:`twin.thermo.host_landscape` with barrier W. A phase stays (meta)stable while no other phase lies
-more than W/3 below it (the spinodal condition derived there): the system leaves phase i when
+:func:`twin.thermo.host_landscape` with barrier W(T) (:func:`twin.thermo.host_barrier_kj_mol`). A phase stays
+(meta)stable while no other phase lies more than W/3 below it (the spinodal condition derived there): the system leaves phase i when
 :math:`\max_j(\Omega_i - \Omega_j) > W/3` and goes to the phase of lowest Ω. The equilibrium
 (thermodynamic) transition is :math:`\Omega_i = \Omega_j`. This is the mean-field, nucleation-free limit:
 measured steps lie between the equilibrium and the spinodal pressures (the mesoscale engine, with
@@ -12,6 +12,10 @@ Transition pressures are roots of :math:`\Omega_i(p) - \Omega_j(p) = \ell` with 
 a logarithmic grid, refined by bisection in ln p, and finished by one Newton step in ln p through
 automatic differentiation, so that :func:`crossing_pressure` is differentiable in every parameter
 (dp*/dθ = −∂_θΔΩ / ∂_pΔΩ, the implicit-function theorem).
+
+The same rule along temperature at fixed gas pressure (:func:`isobar_branches`, :func:`find_thermal_transitions`)
+gives the thermal hysteresis: cooling and heating branches, with transition temperatures refined by
+:func:`crossing_temperature` (the root of Ω_from − Ω_to − W(T)/3 in T, differentiable the same way).
 
 Everything below works on scalar conditions and is mapped with ``vmap`` over pressures and temperatures;
 the Python-level helpers (:func:`find_transitions`, :func:`phase_diagram`) only orchestrate compiled calls.
@@ -29,7 +33,7 @@ from jaxtyping import Array, Float, Int
 
 from twin.conditions import Conditions
 from twin.errors import MaterialError
-from twin.thermo.osmotic import phase_loadings, phase_potentials
+from twin.thermo.osmotic import host_barrier_kj_mol, phase_loadings, phase_potentials
 from twin.thermo.params import ThermoParams
 
 __all__ = [
@@ -43,6 +47,12 @@ __all__ = [
     "stable_phase",
     "phase_diagram",
     "start_phase",
+    "potentials_vs_temperature",
+    "ThermalBranches",
+    "isobar_branches",
+    "crossing_temperature",
+    "ThermalTransition",
+    "find_thermal_transitions",
 ]
 
 
@@ -79,26 +89,34 @@ def next_phase(current: Int[Array, ""], omega: Float[Array, "n_phases"], barrier
 
 @jax.jit
 def _scan_branch(omega: Float[Array, "n_points n_phases"], first: Int[Array, ""], barrier):
-    def step(current, om):
-        new = next_phase(current, om, barrier)
+    """Quasi-static march along the rows of ``omega``; ``barrier`` is W, () or (n_points,)."""
+    barriers = jnp.broadcast_to(barrier, omega.shape[:1])
+
+    def step(current, row):
+        om, w = row
+        new = next_phase(current, om, w)
         return new, new
 
-    last, phases = jax.lax.scan(step, first, omega)
+    last, phases = jax.lax.scan(step, first, (omega, barriers))
     return phases, last
 
 
-def start_phase(params: ThermoParams, omega0: Float[Array, "n_phases"], rule: str = "activated") -> int:
+def start_phase(
+    params: ThermoParams, omega0: Float[Array, "n_phases"], rule: str = "activated", *, barrier_kj_mol=None
+) -> int:
     """Phase at the first point of an adsorption branch.
 
     ``"activated"``: the open phase (last) if it is locally stable there — an activated sample is heated
     open under vacuum — else the phase of lowest Ω; ``"stable"``: the phase of lowest Ω; or a phase name.
+    ``barrier_kj_mol`` is W at the temperature of ``omega0`` (default: W at the reference temperature).
     """
     om = np.asarray(omega0)
+    w = float(params.barrier_kj_mol if barrier_kj_mol is None else barrier_kj_mol)
     if rule == "stable":
         return int(np.argmin(om))
     if rule == "activated":
         last = len(om) - 1
-        if np.max(om[last] - om) <= float(params.barrier_kj_mol) / 3.0:
+        if np.max(om[last] - om) <= w / 3.0:
             return last
         return int(np.argmin(om))
     if rule in params.phase_names:
@@ -150,9 +168,10 @@ def isotherm_branches(
     """
     grid = jnp.asarray(pressures_Pa, params.volume_A3.dtype)
     omega, loads = potentials_vs_pressure(params, temperature_K, grid, guest, relative_humidity)
-    first = start_phase(params, omega[0], start)
-    ads, last = _scan_branch(omega, jnp.asarray(first), params.barrier_kj_mol)
-    des_rev, _ = _scan_branch(omega[::-1], last, params.barrier_kj_mol)
+    w = host_barrier_kj_mol(params, jnp.asarray(temperature_K, grid.dtype))
+    first = start_phase(params, omega[0], start, barrier_kj_mol=w)
+    ads, last = _scan_branch(omega, jnp.asarray(first), w)
+    des_rev, _ = _scan_branch(omega[::-1], last, w)
     des = des_rev[::-1]
     rows = jnp.arange(grid.shape[0])
     return Branches(
@@ -185,8 +204,8 @@ def crossing_pressure(
     derivative with respect to ``params``, ``temperature_K`` and ``level_kj_mol``.
 
     Args:
-        level_kj_mol: ℓ; 0 for the equilibrium transition, ``W/3`` for the spinodal where ``phase_from``
-            becomes unstable towards ``phase_to``.
+        level_kj_mol: ℓ; 0 for the equilibrium transition, ``W(T)/3`` for the spinodal where ``phase_from``
+            becomes unstable towards ``phase_to`` (W(T) from :func:`twin.thermo.host_barrier_kj_mol`).
     """
     dtype = params.volume_A3.dtype
 
@@ -236,7 +255,7 @@ def find_transitions(
     """Phase changes along both branches, each refined to the spinodal pressure between two grid points."""
     names = params.phase_names
     p = branches.pressure_Pa
-    w3 = float(params.barrier_kj_mol) / 3.0
+    w3 = float(host_barrier_kj_mol(params, jnp.asarray(temperature_K, params.volume_A3.dtype))) / 3.0
     found = []
     for branch, phases, order in (
         ("adsorption", branches.adsorption_phase, range(1, len(p))),
@@ -268,7 +287,7 @@ def phase_diagram(params: ThermoParams, temperatures_K, pressures_Pa, guest: str
 
     Returns:
         (stable phase index (n_T, n_p), Ω_open − Ω_closed (n_T, n_p) [kJ/mol per site cell]).
-        The spinodal lines are the contours of the gap at ±W/3.
+        The spinodal lines are the contours of the gap at ±W(T)/3 (:func:`twin.thermo.host_barrier_kj_mol`).
     """
     dtype = params.volume_A3.dtype
 
@@ -281,3 +300,162 @@ def phase_diagram(params: ThermoParams, temperatures_K, pressures_Pa, guest: str
     return jax.vmap(over_p, in_axes=(0, None))(
         jnp.asarray(temperatures_K, dtype), jnp.asarray(pressures_Pa, dtype)
     )
+
+
+# ----------------------------------------------------------------------------------------- along temperature
+@partial(jax.jit, static_argnames=("guest",))
+def potentials_vs_temperature(params: ThermoParams, temperatures_K, pressure_Pa, guest: str, relative_humidity=0.0):
+    """Ω (n_points, n_phases), loadings of ``guest`` (n_points, n_phases) and W(T) (n_points,) along a T grid
+    at a fixed partial pressure of ``guest`` [Pa] (0 for the empty host)."""
+    g = params.guest_index(guest)
+
+    def one(t):
+        c = single_guest_conditions(params, t, pressure_Pa, guest, relative_humidity)
+        return phase_potentials(params, c), phase_loadings(params, c)[:, g], host_barrier_kj_mol(params, c.temperature_K)
+
+    return jax.vmap(one)(jnp.asarray(temperatures_K, params.volume_A3.dtype))
+
+
+@dataclass(frozen=True)
+class ThermalBranches:
+    """Cooling and heating branches at one gas pressure on the same ascending temperature grid.
+
+    Attributes:
+        temperature_K: grid (n_points,), ascending.
+        cooling_phase: phase index along cooling (computed from the top of the grid downwards, reported on the
+            ascending grid); heating_phase: along the heating that follows from the bottom of the grid.
+        cooling_uptake, heating_uptake: loading of the guest [molecules per site cell] (n_points,).
+        omega: Ω (n_points, n_phases); barrier_kj_mol: W(T) (n_points,).
+    """
+
+    temperature_K: np.ndarray
+    cooling_phase: np.ndarray
+    heating_phase: np.ndarray
+    cooling_uptake: np.ndarray
+    heating_uptake: np.ndarray
+    omega: np.ndarray
+    barrier_kj_mol: np.ndarray
+
+
+def isobar_branches(
+    params: ThermoParams,
+    temperatures_K,
+    pressure_Pa: float,
+    guest: str,
+    *,
+    relative_humidity: float = 0.0,
+    start: str = "stable",
+) -> ThermalBranches:
+    """Cooling from the top of ``temperatures_K`` to its bottom, then heating back, at a fixed gas pressure.
+
+    The phase follows the spinodal rule with W(T) at every temperature (quasi-static, no kinetics). With
+    ``pressure_Pa = 0`` this is the empty host (the thermal hysteresis of Liu et al. 2008 for MIL-53(Al)).
+
+    Args:
+        params: the material's parameters.
+        temperatures_K: ascending temperature grid [K], (n_points,).
+        pressure_Pa: partial pressure of ``guest`` [Pa], held constant (an open cell, not a sealed tube).
+        guest: the gas.
+        relative_humidity: constant RH [0–1].
+        start: phase at the top of the grid: ``"stable"`` (lowest Ω), ``"activated"`` or a phase name.
+    """
+    grid = jnp.asarray(temperatures_K, params.volume_A3.dtype)
+    omega, loads, w = potentials_vs_temperature(params, grid, pressure_Pa, guest, relative_humidity)
+    first = start_phase(params, omega[-1], start, barrier_kj_mol=w[-1])
+    cool_rev, last = _scan_branch(omega[::-1], jnp.asarray(first), w[::-1])
+    heat, _ = _scan_branch(omega, last, w)
+    cool = cool_rev[::-1]
+    rows = jnp.arange(grid.shape[0])
+    return ThermalBranches(
+        temperature_K=np.asarray(grid),
+        cooling_phase=np.asarray(cool),
+        heating_phase=np.asarray(heat),
+        cooling_uptake=np.asarray(loads[rows, cool]),
+        heating_uptake=np.asarray(loads[rows, heat]),
+        omega=np.asarray(omega),
+        barrier_kj_mol=np.asarray(w),
+    )
+
+
+@partial(jax.jit, static_argnames=("guest", "phase_from", "phase_to", "n_bisect"))
+def crossing_temperature(
+    params: ThermoParams,
+    pressure_Pa,
+    guest: str,
+    phase_from: int,
+    phase_to: int,
+    t_lo_K,
+    t_hi_K,
+    relative_humidity=0.0,
+    n_bisect: int = 40,
+) -> Float[Array, ""]:
+    r"""Spinodal temperature T* in [t_lo, t_hi] where :math:`\Omega_{from}(T) - \Omega_{to}(T) = W(T)/3` [K].
+
+    The temperature where ``phase_from`` stops being metastable towards ``phase_to`` at a fixed gas pressure.
+    Bisection (the bracket must hold one sign change), then one Newton step that carries the derivative with
+    respect to ``params`` and ``pressure_Pa`` (dT*/dθ = −∂_θ G / ∂_T G, G the residual).
+    """
+    dtype = params.volume_A3.dtype
+
+    def residual(t, prm, p):
+        c = single_guest_conditions(prm, t, p, guest, relative_humidity)
+        om = phase_potentials(prm, c)
+        return om[phase_from] - om[phase_to] - host_barrier_kj_mol(prm, c.temperature_K) / 3.0
+
+    lo = jnp.asarray(t_lo_K, dtype)
+    hi = jnp.asarray(t_hi_K, dtype)
+    sp, spp = jax.lax.stop_gradient((params, pressure_Pa))
+    sign_lo = jnp.sign(residual(lo, sp, spp))
+
+    def bisect(_, bounds):
+        a, b = bounds
+        mid = 0.5 * (a + b)
+        same = jnp.sign(residual(mid, sp, spp)) == sign_lo
+        return jnp.where(same, mid, a), jnp.where(same, b, mid)
+
+    a, b = jax.lax.fori_loop(0, n_bisect, bisect, (lo, hi))
+    x = jax.lax.stop_gradient(0.5 * (a + b))
+    value, slope = jax.value_and_grad(residual)(x, params, pressure_Pa)
+    return x - value / slope
+
+
+@dataclass(frozen=True)
+class ThermalTransition:
+    """One phase change along a temperature branch: ``branch`` ('cooling'/'heating'), phases, T [K]."""
+
+    branch: str
+    phase_from: str
+    phase_to: str
+    temperature_K: float
+
+    def as_dict(self) -> dict:
+        return {"branch": self.branch, "from": self.phase_from, "to": self.phase_to, "temperature_K": self.temperature_K}
+
+
+def find_thermal_transitions(
+    params: ThermoParams,
+    pressure_Pa: float,
+    branches: ThermalBranches,
+    guest: str,
+    *,
+    relative_humidity: float = 0.0,
+) -> list[ThermalTransition]:
+    """Phase changes along cooling then heating, each refined to the spinodal temperature between grid points."""
+    names = params.phase_names
+    t = branches.temperature_K
+    found = []
+    for branch, phases, order in (
+        ("cooling", branches.cooling_phase, range(len(t) - 2, -1, -1)),
+        ("heating", branches.heating_phase, range(1, len(t))),
+    ):
+        for k in order:
+            prev = k + 1 if branch == "cooling" else k - 1
+            i, j = int(phases[prev]), int(phases[k])
+            if i == j:
+                continue
+            lo, hi = sorted((float(t[prev]), float(t[k])))
+            tstar = float(crossing_temperature(params, pressure_Pa, guest, i, j, lo, hi, relative_humidity))
+            if not np.isfinite(tstar) or not lo - 1e-3 <= tstar <= hi + 1e-3:
+                tstar = 0.5 * (lo + hi)  # residual not monotonic inside the bracket: grid midpoint
+            found.append(ThermalTransition(branch, names[i], names[j], tstar))
+    return found
