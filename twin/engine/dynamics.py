@@ -38,7 +38,7 @@ from twin.engine.lattice import DIRECTIONS, Geometry
 from twin.engine.params import MesoscaleParams
 from twin.errors import SimulationError
 from twin.protocol import ProtocolTable, conditions_at
-from twin.thermo import ThermoParams, host_free_energy_kj_mol, phase_potentials
+from twin.thermo import ThermoParams, host_barrier_kj_mol, host_free_energy_kj_mol, phase_potentials
 from twin.thermo.eos import fugacity_Pa
 from twin.thermo.osmotic import PV_KJ_MOL_PER_PA_A3, guest_pressures_Pa, langmuir_affinity_per_Pa
 
@@ -109,6 +109,7 @@ class Drive:
         log_f_gas: ln(f/Pa) of the transported guest (−80 when absent).
         log_k: ln(K/Pa⁻¹) of the transported guest in each phase at T, (n_phases,).
         n_max: capacity of each phase for the transported guest, (n_phases,).
+        barrier: W(T) of the double well [kJ/mol per site cell] (:func:`twin.thermo.host_barrier_kj_mol`).
     """
 
     omega: Array
@@ -117,6 +118,7 @@ class Drive:
     log_f_gas: Array
     log_k: Array
     n_max: Array
+    barrier: Array
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,11 @@ def make_drive(thermo: ThermoParams, conditions: Conditions, guest: int, dtype) 
     log_k = jnp.log(langmuir_affinity_per_Pa(thermo.log_k_ref[:, guest], thermo.enthalpy_kj_mol[:, guest], t,
                                              thermo.reference_temperature_K)).astype(dtype)
     return Drive(omega=omega, host_pv=host_pv, rt=(R_KJ_MOL_K * t).astype(dtype), log_f_gas=log_f, log_k=log_k,
-                 n_max=thermo.n_max[:, guest].astype(dtype))
+                 n_max=thermo.n_max[:, guest].astype(dtype), barrier=host_barrier_kj_mol(thermo, t).astype(dtype))
 
 
 def stability_limit_s(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geometry, table: ProtocolTable,
-                      guest_diffusion: bool) -> tuple[float, str]:
+                      guest_diffusion: bool, eta_dynamics: bool = True) -> tuple[float, str]:
     """Largest stable time step [s] and which limit sets it (formulas in the module docstring).
 
     ΔΩ is sampled at every breakpoint of the protocol and 16 points inside each interval (host, float64).
@@ -175,12 +177,14 @@ def stability_limit_s(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geo
     gamma = np.asarray(meso.surface_energy_kj_mol, dtype=np.float64)
     delta = np.asarray(meso.defect_shift_kj_mol, dtype=np.float64)
     d_omega += 6.0 * abs(gamma[-1] - gamma[0]) + abs(delta[-1] - delta[0])
-    w = float(thermo.barrier_kj_mol) * b3
+    w = float(np.max(np.asarray(jax.vmap(lambda c: host_barrier_kj_mol(th, c.temperature_K))(conds)))) * b3
     j_sum = float(np.sum(np.asarray(meso.coupling_kj_mol, dtype=np.float64)))
     rt_min = R_KJ_MOL_K * float(np.min(np.asarray(table.temperature_K)))
     nu = float(meso.rate_prefactor_per_s)
     curvature = 6.0 * d_omega + 2.0 * w + 4.0 * j_sum
     dt_eta = rt_min / (nu * curvature)
+    if not eta_dynamics:
+        dt_eta = float("inf")
     limit, reason = dt_eta, (f"eta relaxation: RT_min/[nu0 (6 max|dOmega| + 2W + 4 sum J)] = {rt_min:.4g}/[{nu:.4g}"
                              f" x {curvature:.4g}] s")
     if guest_diffusion:
@@ -235,7 +239,8 @@ class Engine:
         return TwinState(eta, links, loading, base, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
 
     # -------------------------------------------------------------------------------- one step
-    def _update(self, state: TwinState, drive: Drive) -> TwinState:
+    def update(self, state: TwinState, drive: Drive) -> TwinState:
+        """One step driven by a precomputed :class:`Drive` (single crystal; ``vmap`` for a batch)."""
         cfg, meso, dt_t = self.config, self.meso, self.dtype
         dt = jnp.asarray(cfg.dt_s, dt_t)
         eta, links = state.eta, state.links
@@ -251,7 +256,7 @@ class Engine:
             omega_c, omega_o = drive.omega[0], drive.omega[-1]
         oc, oo = model.site_potentials(omega_c, omega_o, links, meso.surface_energy_kj_mol.astype(dt_t),
                                        meso.defect_shift_kj_mol.astype(dt_t), self.block_volume)
-        w = self.thermo.barrier_kj_mol.astype(dt_t) * self.block_volume
+        w = drive.barrier * self.block_volume
         coupling = meso.coupling_kj_mol.astype(dt_t)
         new_eta = eta
         if cfg.eta_dynamics:
@@ -263,11 +268,12 @@ class Engine:
                 new_eta = new_eta + amp * inside * xi
         if cfg.guest_diffusion:
             _, mobility = model.loading_from_log_fugacity(log_f, eta, drive.n_max, drive.log_k)
+            _, mobility_gas = model.loading_from_log_fugacity(drive.log_f_gas, eta, drive.n_max, drive.log_k)
             h = model.smoothstep(jnp.clip(eta, 0.0, 1.0))
             dif = meso.diffusivity_A2_s.astype(dt_t)
             diffusivity = (1.0 - h) * dif[0] + h * dif[-1]
-            inflow = model.guest_fluxes_divergence(log_f, mobility, diffusivity, links, drive.log_f_gas,
-                                                   self.spacing_A, self.periodic, cfg.gas_exchange)
+            inflow = model.guest_fluxes_divergence(log_f, mobility, mobility_gas, diffusivity, links,
+                                                   drive.log_f_gas, self.spacing_A, self.periodic, cfg.gas_exchange)
             loading = loading + dt * inflow
         if bool(np.isfinite(float(meso.cohesion_kj_mol))):
             links = _fracture(eta, links, coupling, meso.cohesion_kj_mol.astype(dt_t), self.periodic)
@@ -277,8 +283,8 @@ class Engine:
         """One time step under ``conditions`` (pure; vmapped over a leading crystal axis when batched)."""
         drive = make_drive(self.thermo, conditions, self.config.transported_guest, self.dtype)
         if self.batched:
-            return jax.vmap(self._update, in_axes=(0, None))(state, drive)
-        return self._update(state, drive)
+            return jax.vmap(self.update, in_axes=(0, None))(state, drive)
+        return self.update(state, drive)
 
     # -------------------------------------------------------------------------------- chunks
     def _run_chunk(self, state: TwinState, n_steps: int) -> TwinState:
@@ -286,7 +292,7 @@ class Engine:
         step0 = state.step[0] if self.batched else state.step
         times = (step0 + jnp.arange(n_steps, dtype=jnp.int32)).astype(self.dtype) * jnp.asarray(self.config.dt_s, self.dtype)
         drives = jax.vmap(self.drive_at)(times)
-        update = jax.vmap(self._update, in_axes=(0, None)) if self.batched else self._update
+        update = jax.vmap(self.update, in_axes=(0, None)) if self.batched else self.update
 
         def body(s, drive):
             return update(s, drive), None
@@ -350,7 +356,7 @@ def make_engine(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geometry,
                               f"{thermo.n_phases}: {', '.join(thermo.phase_names)}")
     dtype = jnp.dtype(config.dtype)
     table = table.astype(dtype)
-    limit, reason = stability_limit_s(thermo, meso, geometry, table, config.guest_diffusion)
+    limit, reason = stability_limit_s(thermo, meso, geometry, table, config.guest_diffusion, config.eta_dynamics)
     if config.dt_s > limit * (1.0 + 1e-6):
         raise SimulationError(
             f"numerics.dt: {config.dt_s:.4g} s exceeds the stability limit {limit:.4g} s of the explicit scheme "

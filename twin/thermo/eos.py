@@ -58,7 +58,11 @@ def peng_robinson_phi(
         φ [1], same shape as the broadcast arguments.
     """
     dtype = jnp.result_type(temperature_K, pressure_Pa)
-    t, p = temperature_K, pressure_Pa
+    t = temperature_K
+    # p = 0 (the empty host) is the ideal-gas limit φ = 1; evaluate at a safe pressure and select afterwards so
+    # that no 0/0 reaches the derivatives (the double-where rule of JAX).
+    empty = pressure_Pa <= 0.0
+    p = jnp.where(empty, jnp.ones_like(pressure_Pa), pressure_Pa)
     kappa = 0.37464 + 1.54226 * acentric_factor - 0.26992 * acentric_factor**2
     alpha = (1.0 + kappa * (1.0 - jnp.sqrt(t / critical_temperature_K))) ** 2
     # A and B written with reduced variables so no R² T² products reach float32 limits.
@@ -80,7 +84,7 @@ def peng_robinson_phi(
     safe_b = jnp.maximum(big_b, jnp.asarray(1e-30, dtype))
     log_ratio = jnp.log((z + (1.0 + _SQRT2) * safe_b) / (z + (1.0 - _SQRT2) * safe_b))
     ln_phi = z - 1.0 - jnp.log(z - big_b) - big_a / (2.0 * _SQRT2 * safe_b) * log_ratio
-    return jnp.exp(ln_phi)
+    return jnp.where(empty, jnp.ones_like(ln_phi), jnp.exp(ln_phi))
 
 
 def fugacity_Pa(

@@ -1,0 +1,91 @@
+"""Free energy vs forces, noise moments, site potentials and the block rescaling rules."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from engine_helpers import geometry
+from twin.engine import model
+from twin.engine.params import MesoscaleParams, block_rescale
+from twin.thermo import host_landscape
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_fused_force_equals_minus_gradient_of_free_energy(periodic):
+    rng = np.random.default_rng(1)
+    n = (7, 6, 5)
+    defects = rng.random(n) < 0.2
+    geo = geometry(n, "sphere" if not periodic else "cuboid", periodic, defects)
+    links = jnp.asarray(geo.links)
+    eta = jnp.asarray(rng.uniform(-0.2, 1.2, n))  # float32
+    oc, oo = model.site_potentials(jnp.float32(0.3), jnp.float32(-1.1), links, jnp.asarray([0.7, 0.1], jnp.float32),
+                                   jnp.asarray([1.5, -0.5], jnp.float32), 1.0)
+    w = jnp.float32(9.0)
+    coupling = jnp.asarray([3.0, 1.0, 2.0], jnp.float32)
+    grad = jax.grad(model.free_energy)(eta, links, oc, oo, w, coupling, periodic)
+    force = model.eta_force(eta, links, oc, oo, w, coupling, periodic)
+    scale = float(jnp.max(jnp.abs(force)))
+    np.testing.assert_allclose(np.asarray(force), -np.asarray(grad), atol=2e-6 * scale)  # float32 sums
+    outside = np.asarray(model.inside(links, jnp.float32)) == 0
+    assert np.all(np.asarray(force)[outside] == 0.0)
+
+
+def test_free_energy_of_isolated_site_is_the_thermo_double_well():
+    geo = geometry((1, 1, 1))
+    links = jnp.asarray(geo.links)
+    eta = jnp.full((1, 1, 1), 0.3, jnp.float32)
+    oc, oo = model.site_potentials(jnp.float32(1.0), jnp.float32(2.0), links, jnp.zeros(2, jnp.float32),
+                                   jnp.zeros(2, jnp.float32), 1.0)
+    # one site: six exposed faces with zero surface energy, so F = Ω(η) of twin.thermo
+    f = model.free_energy(eta, links, oc, oo, jnp.float32(5.0), jnp.ones(3, jnp.float32), False)
+    assert float(f) == pytest.approx(float(host_landscape(jnp.float32(0.3), 1.0, 2.0, 5.0)), rel=1e-6)
+
+
+def test_surface_faces_and_defect_shift_enter_site_potentials():
+    geo = geometry((3, 3, 3), defects=np.eye(3, dtype=bool)[:, :, None].repeat(3, axis=2))
+    links = jnp.asarray(geo.links)
+    exposed = np.asarray(model.exposed_faces(links, jnp.float32))
+    assert exposed[1, 1, 1] == 0 and exposed[0, 1, 1] == 1 and exposed[0, 0, 1] == 2 and exposed[0, 0, 0] == 3
+    oc, oo = model.site_potentials(jnp.float32(0.0), jnp.float32(0.0), links, jnp.asarray([2.0, 0.0], jnp.float32),
+                                   jnp.asarray([5.0, 0.0], jnp.float32), 8.0)
+    assert float(oc[0, 0, 0]) == pytest.approx(3 * 2.0 + 5.0)  # corner, defective (diagonal)
+    assert float(oc[1, 1, 0]) == pytest.approx(1 * 2.0 + 5.0)
+    assert float(oo[0, 0, 0]) == 0.0
+
+
+def test_counter_based_noise_has_unit_variance_and_no_step_correlation():
+    key = jnp.asarray([12345, 678], jnp.uint32)
+    a = np.asarray(model.gaussian_like_noise((32, 32, 32), key, jnp.int32(0), jnp.float32))
+    b = np.asarray(model.gaussian_like_noise((32, 32, 32), key, jnp.int32(1), jnp.float32))
+    n = a.size
+    assert abs(a.mean()) < 4 / np.sqrt(n)
+    assert abs(a.var() - 1.0) < 0.02
+    assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 4 / np.sqrt(n)
+    assert abs(np.corrcoef(a[:-1].ravel(), a[1:].ravel())[0, 1]) < 4 / np.sqrt(n)  # neighbours along x
+    assert np.abs(a).max() <= np.sqrt(3.0)
+    again = np.asarray(model.gaussian_like_noise((32, 32, 32), key, jnp.int32(0), jnp.float32))
+    assert np.array_equal(a, again)
+
+
+def test_block_rescaling_rules():
+    p = MesoscaleParams.default()
+    q = block_rescale(p, 3)
+    assert q.block == 3
+    np.testing.assert_allclose(q.coupling_kj_mol, 3 * np.asarray(p.coupling_kj_mol))
+    np.testing.assert_allclose(q.rate_prefactor_per_s, np.asarray(p.rate_prefactor_per_s) / 27)
+    back = block_rescale(q, 1)
+    np.testing.assert_allclose(back.coupling_kj_mol, p.coupling_kj_mol, rtol=1e-6)
+    np.testing.assert_allclose(back.rate_prefactor_per_s, p.rate_prefactor_per_s, rtol=1e-6)
+
+
+def test_langmuir_inverse_is_exact():
+    eta = jnp.asarray(np.linspace(0, 1, 11), jnp.float32).reshape(11, 1, 1)
+    n_max = jnp.asarray([2.5, 9.8], jnp.float32)
+    log_k = jnp.asarray([-8.6, -11.6], jnp.float32)
+    log_f = jnp.full((11, 1, 1), 11.0, jnp.float32)
+    n, _ = model.loading_from_log_fugacity(log_f, eta, n_max, log_k)
+    back = model.log_fugacity_from_loading(n, eta, n_max, log_k)
+    np.testing.assert_allclose(np.asarray(back), 11.0, atol=2e-4)
