@@ -3,13 +3,8 @@ r"""Numbers the report derives from a run: protocol branches, switching points, 
 Everything here is vectorised NumPy on per-frame series or one field frame (the report is an I/O edge, not
 a hot loop); no Python loop runs over frames, points or sites.
 
-* **Branches of a protocol.** Each frame is assigned to the rising (adsorption / heating) or falling
-  (desorption / cooling) branch of its driving condition by the sign of the last non-zero change; frames on
-  a hold inherit the branch they were reached on. A new *cycle* starts at every falling → rising turn.
-* **Switching points.** The driving value at which a phase fraction crosses ½, linearly interpolated
-  between the two frames that bracket the crossing, with the branch and cycle it happened on. The
-  hysteresis width is the difference between the mean rising-branch and falling-branch switching value
-  (the usual definition for breathing MOFs, e.g. Boutin et al., Angew. Chem. Int. Ed. 48, 8314 (2009)).
+* **Branches, cycles, switching points, hysteresis and the driving condition** come from
+  :mod:`twin.analysis` (re-exported here), the same code ``twin analyze`` and the fits use.
 * **Agreement indices** of a measured powder pattern against a simulated one, as defined for Rietveld
   refinement (L. B. McCusker, R. B. Von Dreele, D. E. Cox, D. Louër, P. Scardi, J. Appl. Cryst. 32, 36
   (1999), eqs. 5–7; B. H. Toby, Powder Diffr. 21, 67 (2006)).
@@ -20,10 +15,10 @@ a hot loop); no Python loop runs over frames, points or sites.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
+
+from twin.analysis import Crossing, branches, choose_driving, crossings, cycle_index, hysteresis_width
 
 __all__ = [
     "Crossing",
@@ -37,129 +32,66 @@ __all__ = [
 ]
 
 
-def branches(x: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
-    """Branch of every frame of a driving series: +1 rising, −1 falling (holds inherit the last direction).
-
-    Args:
-        x: driving condition per frame (pressure, temperature…), (n_frames,).
-        rtol: changes smaller than ``rtol`` × range count as a hold.
-
-    Returns:
-        int array (n_frames,) of ±1. The frames before the first change take the first change's sign;
-        a series that never changes is all +1.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    span = float(np.ptp(x)) if x.size else 0.0
-    step = np.diff(x, prepend=x[:1])
-    sign = np.where(np.abs(step) > rtol * max(span, np.finfo(float).tiny), np.sign(step), 0).astype(np.int64)
-    nonzero = np.nonzero(sign)[0]
-    if nonzero.size == 0:
-        return np.ones_like(sign)
-    # forward fill: index of the last non-zero sign at or before each frame (first one for the leading holds)
-    last = np.maximum.accumulate(np.where(sign != 0, np.arange(sign.size), -1))
-    last = np.where(last < 0, nonzero[0], last)
-    return sign[last]
-
-
-def cycle_index(branch: np.ndarray) -> np.ndarray:
-    """Cycle number (0, 1, …) of every frame: increments at each falling → rising turn of ``branch``."""
-    branch = np.asarray(branch)
-    turns = np.concatenate([[0], (branch[1:] > 0) & (branch[:-1] < 0)]).astype(np.int64)
-    return np.cumsum(turns)
-
-
-@dataclass(frozen=True)
-class Crossing:
-    """A phase fraction crossing ½: where (driving value, time), on which branch and cycle, rising or falling."""
-
-    value: float
-    time_s: float
-    frame: int
-    branch: int
-    cycle: int
-    fraction_rising: bool
-
-
-def crossings(
-    fraction: np.ndarray, x: np.ndarray, time_s: np.ndarray, level: float = 0.5
-) -> list[Crossing]:
-    """Every crossing of ``fraction`` through ``level`` with the driving value and time interpolated linearly.
-
-    Args:
-        fraction: phase fraction per frame, (n_frames,).
-        x: driving condition per frame, (n_frames,).
-        time_s: frame times [s], (n_frames,).
-        level: threshold (½: equal amounts of both phases).
-
-    Returns:
-        Crossings in time order; ``frame`` is the first frame at or past the level.
-    """
-    f = np.asarray(fraction, dtype=np.float64) - level
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(time_s, dtype=np.float64)
-    if f.size < 2:
-        return []
-    branch = branches(x)
-    cycle = cycle_index(branch)
-    above = f >= 0
-    hits = np.nonzero(above[1:] != above[:-1])[0]
-    f0, f1 = f[hits], f[hits + 1]
-    w = np.where(f1 != f0, -f0 / np.where(f1 != f0, f1 - f0, 1.0), 0.0)
-    xv = x[hits] + w * (x[hits + 1] - x[hits])
-    tv = t[hits] + w * (t[hits + 1] - t[hits])
-    return [
-        Crossing(float(a), float(b), int(i + 1), int(branch[i + 1]), int(cycle[i + 1]), bool(f1_ > f0_))
-        for a, b, i, f1_, f0_ in zip(xv, tv, hits, f1, f0)
-    ]
-
-
-def hysteresis_width(found: list[Crossing]) -> float | None:
-    """Mean rising-branch minus mean falling-branch switching value, or ``None`` without both branches."""
-    up = [c.value for c in found if c.branch > 0]
-    down = [c.value for c in found if c.branch < 0]
-    if not up or not down:
-        return None
-    return float(np.mean(up) - np.mean(down))
-
-
 def agreement_indices(
-    y_obs: np.ndarray, y_calc: np.ndarray, sigma: np.ndarray | None = None, fit_scale: bool = True, n_params: int = 1
+    y_obs: np.ndarray,
+    y_calc: np.ndarray,
+    sigma: np.ndarray | None = None,
+    fit_scale: bool = True,
+    n_params: int = 0,
+    n_background: int = 0,
 ) -> dict[str, float]:
     r"""Rietveld agreement indices of one observed pattern against a calculated one.
 
     .. math::
-        R_{wp} = \sqrt{\frac{\sum_i w_i (y_i^o - c\,y_i^c)^2}{\sum_i w_i (y_i^o)^2}},\quad
+        R_{wp} = \sqrt{\frac{\sum_i w_i (y_i^o - y_i)^2}{\sum_i w_i (y_i^o)^2}},\quad
         R_{exp} = \sqrt{\frac{N - P}{\sum_i w_i (y_i^o)^2}},\quad
-        R_p = \frac{\sum_i |y_i^o - c\,y_i^c|}{\sum_i y_i^o},\quad \chi^2 = (R_{wp}/R_{exp})^2
+        R_p = \frac{\sum_i |y_i^o - y_i|}{\sum_i y_i^o},\quad \chi^2_\nu = (R_{wp}/R_{exp})^2,
+        \qquad y_i = c\,y_i^c + \sum_{k<K} b_k T_k(t_i)
 
     with :math:`w_i = 1/\sigma_i^2` (counting statistics :math:`\sigma_i^2 = \max(y_i^o, 1)` when no
-    uncertainties are given) and the weighted least-squares scale
-    :math:`c = \sum w y^o y^c / \sum w (y^c)^2` when ``fit_scale`` (else c = 1). Reference: McCusker et al.,
-    J. Appl. Cryst. 32, 36 (1999), eqs. 5–7.
+    uncertainties are given). The scale c (when ``fit_scale``, else c = 1) and K = ``n_background``
+    Chebyshev background coefficients (t the axis mapped to [−1, 1]) are the weighted linear least-squares
+    solution — a simulation knows neither the counting time nor the sample's background — and count in P
+    together with ``n_params``. Reference: McCusker et al., J. Appl. Cryst. 32, 36 (1999), eqs. 5–7.
 
     Args:
         y_obs: observed intensities, (n_points,) (counts, or the same arbitrary units as ``sigma``).
         y_calc: calculated intensities, (n_points,).
         sigma: standard uncertainties of ``y_obs``, (n_points,), or ``None``.
-        fit_scale: refine one scale factor (counted in ``n_params``).
-        n_params: P, the number of refined parameters for R_exp.
+        fit_scale: refine one scale factor.
+        n_params: further refined parameters counted in P.
+        n_background: K, the number of Chebyshev background terms refined with the scale.
 
     Returns:
-        ``{"Rwp", "Rp", "Rexp", "chi2", "scale"}`` (the R values as fractions, not percent).
+        ``{"Rwp", "Rp", "Rexp", "chi2", "scale", "background"}`` (R values as fractions, not percent;
+        ``chi2`` is χ²_ν; ``background`` the fitted curve, (n_points,)).
     """
     yo = np.asarray(y_obs, dtype=np.float64)
     yc = np.asarray(y_calc, dtype=np.float64)
     var = np.maximum(yo, 1.0) if sigma is None else np.square(np.asarray(sigma, dtype=np.float64))
     w = 1.0 / var
-    scale = float(np.sum(w * yo * yc) / np.sum(w * yc * yc)) if fit_scale and np.any(yc) else 1.0
-    resid = yo - scale * yc
+    t = np.linspace(-1.0, 1.0, yo.size)
+    basis = [np.polynomial.chebyshev.chebval(t, np.eye(n_background)[k]) for k in range(n_background)]
+    fixed = np.zeros_like(yc)
+    if fit_scale and np.any(yc):
+        basis.insert(0, yc)
+    else:
+        fixed = yc
+    coef = np.zeros(len(basis))
+    if basis:
+        a = np.stack(basis, axis=1) * np.sqrt(w)[:, None]
+        coef = np.linalg.lstsq(a, (yo - fixed) * np.sqrt(w), rcond=None)[0]
+    fitted = fixed + (np.stack(basis, axis=1) @ coef if basis else 0.0)
+    scaled = fit_scale and np.any(yc)
+    scale = float(coef[0]) if scaled else 1.0
+    background = fitted - scale * yc
+    resid = yo - fitted
     denom = float(np.sum(w * yo * yo))
+    p = len(basis) + n_params
     rwp = float(np.sqrt(np.sum(w * resid * resid) / denom))
-    rexp = float(np.sqrt(max(yo.size - n_params, 1) / denom))
+    rexp = float(np.sqrt(max(yo.size - p, 1) / denom))
     rp = float(np.sum(np.abs(resid)) / np.sum(np.abs(yo)))
-    return {"Rwp": rwp, "Rp": rp, "Rexp": rexp, "chi2": (rwp / rexp) ** 2, "scale": scale}
+    return {"Rwp": rwp, "Rp": rp, "Rexp": rexp, "chi2": (rwp / rexp) ** 2, "scale": scale, "background": background}
 
 
 def domain_sizes_nm(
@@ -209,29 +141,3 @@ def domain_sizes_nm(
         counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
         result[name] = diameter(counts[counts > 0])
     return result
-
-
-def choose_driving(
-    time_s: np.ndarray, pressure_bar: np.ndarray, temperature_K: np.ndarray, relative_humidity: np.ndarray
-) -> tuple[str, np.ndarray, str]:
-    """The condition that drives the protocol: the one with the largest relative variation.
-
-    Returns:
-        ``(name, values, unit)`` with name ``"pressure"`` (bar), ``"temperature"`` (K), ``"humidity"`` (%)
-        or ``"time"`` (s) when no condition changes.
-    """
-    candidates = [
-        ("pressure", np.asarray(pressure_bar, dtype=np.float64), "bar"),
-        ("temperature", np.asarray(temperature_K, dtype=np.float64), "K"),
-        ("humidity", 100.0 * np.asarray(relative_humidity, dtype=np.float64), "%"),
-    ]
-    best, best_score = None, 0.0
-    for name, values, unit in candidates:
-        if values.size == 0:
-            continue
-        span = float(np.ptp(values))
-        scale = max(float(np.max(np.abs(values))), 1e-12)
-        score = span / scale
-        if score > 1e-6 and score > best_score:
-            best, best_score = (name, values, unit), score
-    return best if best is not None else ("time", np.asarray(time_s, dtype=np.float64), "s")

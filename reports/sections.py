@@ -42,6 +42,8 @@ __all__ = ["SECTIONS", "SectionFn"]
 SectionFn = Callable[[ReportContext], "Section | None"]
 
 TECHNIQUE_TITLES = {"xrd": "Powder X-ray diffraction", "nmr": "NMR spectra", "ir": "Infrared spectra", "raman": "Raman spectra"}
+#: Chebyshev background terms refined with the scale when a measured pattern is overlaid on a simulated one
+OVERLAY_BACKGROUND = 3
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -501,7 +503,7 @@ def _series_panels(ctx: ReportContext, sec: Section, s: SpectralSeries) -> None:
     stats = []
     for j, k in enumerate(s.measured_frame_index):
         sigma = None if s.measured_sigma is None else s.measured_sigma[j]
-        stats.append(analysis.agreement_indices(s.measured_intensity[j], inten[k], sigma))
+        stats.append(analysis.agreement_indices(s.measured_intensity[j], inten[k], sigma, n_background=OVERLAY_BACKGROUND))
     n_meas = len(stats)
     drawn = np.unique(np.round(np.linspace(0, n_meas - 1, min(4, n_meas))).astype(int))
     fig = new_figure(1.9 * drawn.size + 0.4)
@@ -510,13 +512,13 @@ def _series_panels(ctx: ReportContext, sec: Section, s: SpectralSeries) -> None:
         k = int(s.measured_frame_index[j])
         top = fig.add_subplot(grid[2 * r])
         bottom = fig.add_subplot(grid[2 * r + 1], sharex=top)
-        scaled = stats[j]["scale"] * inten[k]
+        scaled = stats[j]["scale"] * inten[k] + stats[j]["background"]
         top.plot(axis, s.measured_intensity[j], ls="none", marker="o", ms=1.4, mec="none", color="#000000",
                  label="measured")
         top.plot(axis, scaled, color="#D55E00", lw=0.9, label="simulated")
         top.set_ylabel(f"I ({s.intensity_unit})")
         top.text(0.01, 0.9, f"frame {k} · {ctx.frame_label(k) if k < ctx.time_s.size else ''}\n"
-                 f"Rwp = {100 * stats[j]['Rwp']:.2f} %, χ² = {fmt(stats[j]['chi2'], 3)}",
+                 f"Rwp = {100 * stats[j]['Rwp']:.2f} %, χ²_ν = {fmt(stats[j]['chi2'], 3)}",
                  transform=top.transAxes, va="top", fontsize=7,
                  bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
         top.tick_params(labelbottom=False)
@@ -527,17 +529,19 @@ def _series_panels(ctx: ReportContext, sec: Section, s: SpectralSeries) -> None:
         bottom.set_ylabel("obs − calc")
         orient_axis(bottom, axis, rev)
     bottom.set_xlabel(s.axis_label)
-    sec.blocks.append(ctx.figure(fig, f"{s.technique}-overlay", "Measured (points) and simulated (line, one least-squares "
-                                 "scale factor) with the difference curve below; Rwp and χ² with weights 1/σ² "
+    sec.blocks.append(ctx.figure(fig, f"{s.technique}-overlay", "Measured (points) and simulated (line; a least-squares "
+                                 f"scale factor and a {OVERLAY_BACKGROUND}-term Chebyshev background, which the simulation "
+                                 "does not know) with the difference curve below; Rwp and χ²_ν with weights 1/σ² "
                                  "(counting statistics when the file gives no σ), McCusker et al. (1999).",
                                  f"measured versus simulated {s.technique}"))
     rows = [[int(k), ctx.frame_label(int(k)) if k < ctx.time_s.size else "—", f"{100 * st['Rwp']:.2f}",
              f"{100 * st['Rexp']:.2f}", f"{100 * st['Rp']:.2f}", fmt(st["chi2"], 3), fmt(st["scale"], 4)]
             for k, st in zip(s.measured_frame_index, stats)]
-    sec.blocks.append(table(["frame", "time · condition", "Rwp (%)", "Rexp (%)", "Rp (%)", "χ²", "scale"], rows))
+    sec.blocks.append(table(["frame", "time · condition", "Rwp (%)", "Rexp (%)", "Rp (%)", "χ²_ν", "scale"], rows))
     sec.summary = {
         "n_frames": s.n_frames,
-        "agreement": [{"frame": int(k), **st} for k, st in zip(s.measured_frame_index, stats)],
+        "agreement": [{"frame": int(k), **{n: v for n, v in st.items() if n != "background"}}
+                      for k, st in zip(s.measured_frame_index, stats)],
         "Rwp_mean": float(np.mean([st["Rwp"] for st in stats])),
     }
 

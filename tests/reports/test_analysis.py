@@ -37,14 +37,29 @@ def test_crossings_interpolate_exactly_on_linear_data():
 def test_rwp_analytic_cases():
     y = np.full(100, 400.0)
     # identical patterns, or a pattern off by a scale factor that is refined, agree perfectly
-    assert agreement_indices(y, y)["Rwp"] == 0.0
+    assert agreement_indices(y, y)["Rwp"] == pytest.approx(0.0, abs=1e-12)  # least-squares scale: rounding only
     scaled = agreement_indices(y, y / 3.0)
     assert scaled["Rwp"] == pytest.approx(0.0, abs=1e-12) and scaled["scale"] == pytest.approx(3.0)
     # constant offset d on a flat pattern without refined scale: Rwp = d / y0, Rp = d / y0
     r = agreement_indices(y, y + 20.0, fit_scale=False)
     assert r["Rwp"] == pytest.approx(0.05) and r["Rp"] == pytest.approx(0.05)
-    # counting weights: Rexp = sqrt((N - P) / sum(y)) for w = 1/y
-    assert r["Rexp"] == pytest.approx(np.sqrt(99 / (100 * 400.0)))
+    # counting weights: Rexp = sqrt((N - P) / sum(y)) for w = 1/y; nothing refined, P = 0
+    assert r["Rexp"] == pytest.approx(np.sqrt(100 / (100 * 400.0)))
+    # a refined scale counts in P
+    assert scaled["Rexp"] == pytest.approx(np.sqrt(99 / (100 * 400.0)))
+
+
+def test_scale_and_chebyshev_background_are_refined_linearly():
+    x = np.linspace(5.0, 30.0, 400)
+    peaks = 1e-6 * np.exp(-0.5 * ((x - 12.0) / 0.1) ** 2)  # a simulation in its own units
+    background = 300.0 - 40.0 * np.linspace(-1.0, 1.0, x.size)  # T0 and T1 on the mapped axis
+    obs = 2.0e10 * peaks + background
+    r = agreement_indices(obs, peaks, n_background=2)
+    assert r["Rwp"] == pytest.approx(0.0, abs=1e-9)
+    assert r["scale"] == pytest.approx(2.0e10, rel=1e-9)
+    np.testing.assert_allclose(r["background"], background, rtol=1e-9)
+    # without the background the same comparison is poor
+    assert agreement_indices(obs, peaks)["Rwp"] > 0.5
 
 
 def test_rwp_of_poisson_data_gives_chi2_near_one():
