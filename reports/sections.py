@@ -657,12 +657,12 @@ def fit_section(ctx: ReportContext) -> Section:
         rows = [[m["path"], Markup(f"<code>{esc(m['sha256'][:16])}…</code>" if m["sha256"] else "—"), "present, checksum matches"
                  if m["sha256"] else "present (no checksum recorded)"] for m in fit.measurements]
         sec.blocks.append("<h3>Measurements fitted</h3>" + table(["file", "sha256", "status"], rows))
-    sec.summary = {
+    sec.summary.update({  # keeps the predictive coverage _ppc put there
         "parameters": {p.name: {"value": p.value, "stderr": p.stderr, "interval_90": p.interval_90, "unit": p.unit,
                                 "truth": p.truth} for p in fit.parameters},
         "figures_of_merit": fit.figures_of_merit,
         "truth_coverage_90": (sum(inside) / len(inside)) if inside else None,
-    }
+    })
     return sec
 
 

@@ -254,7 +254,9 @@ def _phase_pattern(
     lattice = constrain_lattice(state.lattice, system)
     dlat = constrain_lattice(state.lattice + state.dlattice_deta, system) - lattice
     d, dd = jax.jvp(lambda lat: d_spacing(phase.hkl, lat), (lattice,), (dlat,))
-    strain = jnp.sqrt((dd / d * state.eta_std) ** 2 + state.microstrain**2)
+    strain_sq = (dd / d * state.eta_std) ** 2 + state.microstrain**2
+    # double where: no strain at all (a refinement at its lower bound) must not give a 0·∞ = NaN derivative
+    strain = jnp.where(strain_sq > 0.0, jnp.sqrt(jnp.where(strain_sq > 0.0, strain_sq, 1.0)), 0.0)
     f2 = structure_factor_sq(phase, d)
     po = march_dollase(phase, lattice, state.preferred_hkl, state.march_dollase_ratio)
     volume = jnp.sqrt(jnp.linalg.det(_direct_metric(lattice)))

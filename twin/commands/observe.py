@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "plus OUT/observables/xrd_first.csv and xrd_last.csv. Phase amounts, lattice parameters, η spread "
             "(microstrain) and the coherent-domain size distribution of each phase come from the trajectory."
         ),
-        epilog="Instrument file format: docs/xrd.md; an example: examples/instrument_lab_cuka.toml.",
+        epilog="Instrument file format: docs/xrd.md; a laboratory Cu Kα example ships as datasets/instruments/lab_cuka.toml (`twin demo` copies it into its output).",
     )
     parser.add_argument("out", metavar="OUT", help="run directory holding trajectory.h5")
     parser.add_argument("--xrd", metavar="INSTRUMENT.toml", required=True, help="powder diffractometer settings")

@@ -113,7 +113,7 @@ def frame_summaries(eta, links, loading_per_guest, volume_A3, spacing_A, initial
         fractions.append(cnt / n_in)
         means.append(jnp.where(cnt > 0, mean, jnp.nan))
         stds.append(jnp.where(cnt > 0, jnp.sqrt(var), jnp.nan))
-    loading = jnp.sum(loading_per_guest * inside, axis=tuple(range(1, loading_per_guest.ndim))) / n_in
+    loading = jnp.sum(loading_per_guest * inside[None], axis=tuple(range(1, loading_per_guest.ndim))) / n_in
 
     labels = label_domains(eta, links, periodic)
     flat = labels.reshape(-1)

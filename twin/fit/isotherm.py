@@ -321,19 +321,26 @@ class IsothermProblem:
         return ads, des
 
     def observed(self) -> np.ndarray:
-        return np.concatenate([self.data.n_ads, self.data.n_des])
+        """Uptakes (ads, des) [molecules per cell], then the coherent size [nm] when given."""
+        y = np.concatenate([self.data.n_ads, self.data.n_des])
+        if self.coherent_size_nm is not None:
+            y = np.concatenate([y, [self.coherent_size_nm[0]]])
+        return y
 
-    def residual(self, u: Any, y: Any, sigma: Any) -> Any:
-        """Weighted residual (data, then the optional coherent-size term)."""
+    def prediction(self, u: Any) -> Any:
+        """Model of :meth:`observed` at internal coordinates u (traceable)."""
         ads, des = self.predict(u)
-        r = (y - jnp.concatenate([ads, des])) / sigma
+        pred = jnp.concatenate([ads, des])
         if self.coherent_size_nm is not None:
             x = self.from_internal(u)
             values = {p.name: x[i] for i, p in enumerate(self.free)}
             _, sample = apply_values(self.thermo, self.sample, values, self.guest, self.temperature_K)
-            obs, sd = self.coherent_size_nm
-            r = jnp.concatenate([r, jnp.reshape((obs - volume_weighted_size_nm(sample)) / sd, (1,))])
-        return r
+            pred = jnp.concatenate([pred, jnp.reshape(volume_weighted_size_nm(sample), (1,))])
+        return pred
+
+    def residual(self, u: Any, y: Any, sigma: Any) -> Any:
+        """Weighted residual (y − model)/σ over :meth:`observed`."""
+        return (y - self.prediction(u)) / sigma
 
     def log_prior(self, u: Any) -> Any:
         lo, hi = self.internal_bounds()
@@ -390,7 +397,7 @@ def _core(problem: IsothermProblem, n_starts: int, n_walkers: int, n_steps: int,
     """The pure, vmappable pipeline: (y, sigma or 0, key, u_start) → arrays. σ ≤ 0 means 'estimate'."""
     lo, hi = problem.internal_bounds()
     n_par = len(problem.free)
-    n_obs = problem.data.n_points
+    n_obs = problem.data.n_points  # uptake points (the size term, if any, follows them)
 
     def pipeline(y, sigma_in, key, u_start):
         dt = y.dtype
@@ -399,16 +406,17 @@ def _core(problem: IsothermProblem, n_starts: int, n_walkers: int, n_steps: int,
         k_start, k_ball, k_mcmc = jax.random.split(key, 3)
         starts = jax.random.uniform(k_start, (n_starts - 1, n_par), dt, lo_j, hi_j)
         starts = jnp.concatenate([u_start[None, :], starts])
-        given = jnp.all(sigma_in > 0.0)
-        sig0 = jnp.where(given, sigma_in, unit_sigma)
+        estimate = sigma_in <= 0.0  # points whose σ is estimated from the best fit
+        sig0 = jnp.where(estimate, unit_sigma, sigma_in)
         fits = jax.vmap(lambda u0: levenberg_marquardt(problem.residual, u0, y, sig0, lower=lo_j, upper=hi_j,
                                                        max_iter=max_iter))(starts)
         best = jnp.argmin(jnp.where(jnp.isfinite(fits.chi2), fits.chi2, jnp.inf))
         u_best = fits.x[best]
-        res_best = fits.residual[best][:n_obs]
-        dof = jnp.asarray(max(n_obs - n_par, 1), dt)
-        sigma_hat = jnp.sqrt(jnp.sum(res_best**2) / dof)
-        sigma = jnp.where(given, sigma_in, sigma_hat * unit_sigma)
+        res_best = fits.residual[best]
+        n_est = jnp.sum(estimate.astype(dt))
+        dof = jnp.maximum(n_est - n_par, 1.0)
+        sigma_hat = jnp.sqrt(jnp.sum(jnp.where(estimate, res_best**2, 0.0)) / dof)
+        sigma = jnp.where(estimate, sigma_hat, sigma_in)
         r = problem.residual(u_best, y, sigma)
         jac = jax.jacfwd(problem.residual)(u_best, y, sigma)
         stats = fit_statistics(r[:n_obs], jac[:n_obs], y, sigma)
@@ -416,8 +424,16 @@ def _core(problem: IsothermProblem, n_starts: int, n_walkers: int, n_steps: int,
         jtj = jac.T @ jac
         cov_u = jnp.linalg.pinv(jtj)
         sd_u = jnp.sqrt(jnp.clip(jnp.diagonal(cov_u), 0.0, None))
+        # walkers start around every least-squares optimum that is plausible (−Δln L < 10 from the best):
+        # a posterior with two modes then has walkers in both, and stretch moves pass between them
+        chi_all = jnp.sum(jnp.where(estimate[None, :], (fits.residual * sig0[None, :] / sigma[None, :]) ** 2,
+                                    fits.residual**2), axis=1)
+        plausible = jnp.isfinite(chi_all) & (0.5 * (chi_all - jnp.min(jnp.where(jnp.isfinite(chi_all), chi_all, jnp.inf))) < 10.0)
+        order = jnp.argsort(jnp.where(plausible, chi_all, jnp.inf))
+        n_ok = jnp.maximum(jnp.sum(plausible.astype(jnp.int32)), 1)
+        centre = fits.x[order[jnp.arange(n_walkers) % n_ok]]
         ball = jnp.minimum(sd_u, 0.05 * (hi_j - lo_j))
-        walkers = u_best[None, :] + 0.3 * ball[None, :] * jax.random.normal(k_ball, (n_walkers, n_par), dt)
+        walkers = centre + 0.3 * ball[None, :] * jax.random.normal(k_ball, (n_walkers, n_par), dt)
         walkers = jnp.clip(walkers, lo_j[None, :], hi_j[None, :])
 
         def log_prob(u):
@@ -466,12 +482,16 @@ def fit_isotherm(
         raise FitError(f"isotherm fit: {problem.data.n_points} points cannot determine {n_par} free parameters")
     dt = problem.thermo.volume_A3.dtype
     y = jnp.asarray(problem.observed(), dt)
+    n = problem.data.n_points
     if sigma is not None:
-        sig = jnp.full(y.shape, sigma, dt)
+        sig = np.full(n, sigma)
     elif problem.data.sigma is not None:
-        sig = jnp.asarray(problem.data.sigma, dt)
+        sig = np.asarray(problem.data.sigma, float)
     else:
-        sig = jnp.zeros(y.shape, dt)
+        sig = np.zeros(n)  # estimated from the best fit
+    if problem.coherent_size_nm is not None:
+        sig = np.concatenate([sig, [problem.coherent_size_nm[1]]])
+    sig = jnp.asarray(sig, dt)
     u0 = jnp.asarray(problem.to_internal(np.array([p.value for p in problem.free])), dt)
     pipeline = jax.jit(_core(problem, n_starts, n_walkers, n_steps, burn, max_iter))
     out = jax.device_get(pipeline(y, sig, jax.random.PRNGKey(seed), u0))
@@ -511,7 +531,7 @@ def summarise(problem: IsothermProblem, out: dict[str, Any]) -> TwinFit:
         names=names, units=units, value=value, esd=esd, stderr=samples.std(axis=0, ddof=1),
         interval_90=np.stack([q[0], q[2]], axis=1), median=q[1], correlation=corr,
         chi2=float(out["chi2"]), chi2_reduced=float(out["chi2_red"]), rwp=float(out["rwp"]), rexp=float(out["rexp"]),
-        sigma=np.asarray(out["sigma"], float), warnings=tuple(warns),
+        sigma=np.asarray(out["sigma"], float)[: problem.data.n_points], warnings=tuple(warns),
         convergence={
             "least_squares": {"converged": bool(out["converged"]), "iterations": int(out["n_iter"]),
                               "chi2_of_starts": [float(c) for c in np.asarray(out["chi2_all"])]},

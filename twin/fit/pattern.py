@@ -4,7 +4,9 @@ The forward model is the XRD instrument of :mod:`instruments.xrd` (reflection fa
 structure factors, Lorentz–polarisation, TCH pseudo-Voigt with Caglioti instrument width, Kα doublet,
 size and microstrain broadening, Chebyshev background). Refined, per phase p: the scale (number of unit
 cells N_p, which gives the phase fractions), the lattice parameters allowed by the crystal system, the
-coherent domain size (spheres, volume-weighted column length 3D/4, Scherrer constant 4/3) and an isotropic
+coherent domain size (spheres of diameter D, volume-weighted column length 3D/4, or cubes of edge L with the
+column length of each reflection direction, ``domain_shape``) as a log-normal distribution of volume-weighted
+mean ⟨L⟩_V (``size_nm``) and width s (``size_width``, 0: one size; :func:`lognormal_sizes_A`), and an isotropic
 microstrain; globally: the zero shift and the Chebyshev background. Atom positions and displacement
 parameters stay at the CIF values (a "structure-fixed" Rietveld refinement, as in sequential in situ work).
 
@@ -41,7 +43,8 @@ from twin.errors import FitError
 from twin.fit.lm import levenberg_marquardt
 from twin.fit.stats import fit_statistics
 
-__all__ = ["RefinementSetup", "PatternFit", "make_refinement", "refine_pattern", "refine_series", "poisson_sigma"]
+__all__ = ["RefinementSetup", "PatternFit", "make_refinement", "refine_pattern", "refine_series", "poisson_sigma",
+           "lognormal_sizes_A"]
 
 _LATTICE_FREE = {
     "cubic": (0,),
@@ -84,35 +87,60 @@ class RefinementSetup:
     lower: np.ndarray
     upper: np.ndarray
     free: tuple[int, ...]
-    layout: tuple[tuple[int, tuple[int, ...], int, int], ...] = field(default=())
+    layout: tuple[tuple[int, tuple[int, ...], int, int, int], ...] = field(default=())
     zero_index: int = 0
     background_index: tuple[int, ...] = ()
+    domain_shape: str = "sphere"
     compiled: dict = field(default_factory=dict, repr=False)
 
     def model(self) -> Any:
         """The pure function ``y_calc(x_full) -> (n_points,)`` of this setup."""
         return partial(_calculate, self.phases, self.instrument, jnp.asarray(self.two_theta_deg, _dtype()),
-                       self.layout, self.zero_index, self.background_index)
+                       self.layout, self.zero_index, self.background_index, self.domain_shape)
 
     def with_start(self, x0: np.ndarray) -> "RefinementSetup":
         return RefinementSetup(self.phases, self.instrument, self.two_theta_deg, self.names, self.units,
                                np.asarray(x0, float), self.lower, self.upper, self.free, self.layout,
-                               self.zero_index, self.background_index, self.compiled)
+                               self.zero_index, self.background_index, self.domain_shape, self.compiled)
 
 
 def _dtype() -> Any:
     return jnp.zeros(()).dtype
 
 
-def _calculate(phases, instrument, tth, layout, zero_index, background_index, x) -> Array:
+_HERMITE_X, _HERMITE_W = np.polynomial.hermite_e.hermegauss(7)  # probabilists' nodes, Σw = √(2π)
+_HERMITE_W = _HERMITE_W / _HERMITE_W.sum()
+
+
+def lognormal_sizes_A(mean_size_nm: Array, width: Array) -> tuple[Array, Array]:
+    r"""Quadrature of a log-normal distribution of domain sizes: (sizes [Å], number weights), 7 nodes each.
+
+    The *volume-weighted* distribution of the size L (sphere diameter or cube edge) is log-normal,
+    ln L ~ N(ln m_V, s²), with volume-weighted mean :math:`\langle L\rangle_V = m_V e^{s^2/2}`; the
+    parameters are ⟨L⟩_V (``mean_size_nm``) and s (``width``; 0 is a single size). Nodes
+    :math:`L_k = m_V e^{s x_k}` at the Gauss–Hermite points x_k carry volume weights w_k, i.e. number
+    weights w_k/L_k³, as :func:`instruments.xrd.make_phase_state` expects. A log-normal size distribution
+    in whole-powder-pattern modelling: P. Scardi, M. Leoni, Acta Cryst. A 58, 190 (2002); for the moments,
+    J. I. Langford, D. Louër, P. Scardi, J. Appl. Cryst. 33, 964 (2000).
+    """
+    dt = mean_size_nm.dtype
+    x = jnp.asarray(_HERMITE_X, dt)
+    median_A = 10.0 * mean_size_nm * jnp.exp(-0.5 * width * width)
+    sizes = median_A * jnp.exp(width * x)
+    rel = sizes / median_A
+    return sizes, jnp.asarray(_HERMITE_W, dt) / rel**3
+
+
+def _calculate(phases, instrument, tth, layout, zero_index, background_index, domain_shape, x) -> Array:
     inst = Instrument(**{**instrument.__dict__, "zero_shift_deg": x[zero_index], "background": jnp.zeros((0,), x.dtype)})
     states = []
-    for phase, (i_scale, i_lat, i_size, i_strain) in zip(phases, layout, strict=True):
+    for phase, (i_scale, i_lat, i_size, i_width, i_strain) in zip(phases, layout, strict=True):
         lattice = phase.lattice
         for k, i in zip(_LATTICE_FREE[phase.crystal_system], i_lat, strict=True):
             lattice = lattice.at[k].set(x[i])
-        states.append(make_phase_state(lattice, cell_count=x[i_scale], size_A=10.0 * x[i_size],
-                                       microstrain=x[i_strain], domain_shape="sphere"))
+        size_A, number_weight = lognormal_sizes_A(x[i_size], x[i_width])
+        states.append(make_phase_state(lattice, cell_count=x[i_scale], size_A=size_A, size_weight=number_weight,
+                                       microstrain=x[i_strain], domain_shape=domain_shape))
     y = powder_pattern(tuple(phases), tuple(states), inst, tth)
     if background_index:
         coeffs = x[jnp.asarray(background_index)]
@@ -127,28 +155,33 @@ def make_refinement(
     *,
     n_background: int = 3,
     size_nm: float | list[float] = 100.0,
+    size_width: float | list[float] = 0.0,
     microstrain: float | list[float] = 1e-4,
     scale: float | list[float] = 1.0,
     fix: tuple[str, ...] = (),
     size_bounds_nm: tuple[float, float] = (2.0, 5000.0),
     lattice_window: float = 0.05,
+    domain_shape: str = "sphere",
 ) -> RefinementSetup:
     """Describe a refinement: parameter names, start values and bounds (everything free unless in ``fix``).
 
     ``fix`` holds parameter names or suffixes (``"microstrain"`` fixes every phase's strain). Lattice
     parameters may move ±``lattice_window`` (relative) from the CIF values; scales are ≥ 0.
+    ``domain_shape``: ``"sphere"`` (size = diameter) or ``"box"`` (size = cube edge).
 
     Raises:
         FitError: no phases, an empty grid, or a name in ``fix`` that matches no parameter.
     """
     phases = tuple(phases)
     tth = np.asarray(two_theta_deg, float)
+    if domain_shape not in ("sphere", "box"):
+        raise FitError(f"pattern refinement: domain_shape must be 'sphere' or 'box', got {domain_shape!r}")
     if not phases:
         raise FitError("pattern refinement: expected at least one phase, got none")
     if tth.ndim != 1 or tth.size < 10:
         raise FitError(f"pattern refinement: expected a 1-D 2θ grid of at least 10 points, got shape {tth.shape}")
     as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * len(phases)  # noqa: E731
-    sizes, strains, scales = as_list(size_nm), as_list(microstrain), as_list(scale)
+    sizes, widths, strains, scales = as_list(size_nm), as_list(size_width), as_list(microstrain), as_list(scale)
     names, units, x0, lo, hi, layout = [], [], [], [], [], []
 
     def add(name, unit, v, a, b):
@@ -165,8 +198,9 @@ def make_refinement(
             for k in _LATTICE_FREE[phase.crystal_system]
         )
         i_size = add(f"{label}.size_nm", "nm", float(sizes[p]), *size_bounds_nm)
+        i_width = add(f"{label}.size_width", "1", float(widths[p]), 0.0, 1.2)
         i_strain = add(f"{label}.microstrain", "1", float(strains[p]), 0.0, 0.05)
-        layout.append((i_scale, i_lat, i_size, i_strain))
+        layout.append((i_scale, i_lat, i_size, i_width, i_strain))
     i_zero = add("zero_shift_deg", "deg", float(instrument.zero_shift_deg), -1.0, 1.0)
     i_bg = tuple(add(f"background_{k}", "counts", 0.0, -np.inf, np.inf) for k in range(n_background))
     fixed = set()
@@ -177,32 +211,36 @@ def make_refinement(
         fixed.update(hits)
     free = tuple(i for i in range(len(names)) if i not in fixed)
     return RefinementSetup(phases, instrument, tth, tuple(names), tuple(units), np.array(x0), np.array(lo),
-                           np.array(hi), free, tuple(layout), i_zero, i_bg)
+                           np.array(hi), free, tuple(layout), i_zero, i_bg, domain_shape)
 
 
-def linear_start(setup: RefinementSetup, y_obs: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Start values of the scales and background by weighted linear least squares (the pattern is linear
-    in N_p and the Chebyshev coefficients), the other parameters at ``setup.x0``."""
-    model = jax.jit(setup.model())
-    x = np.asarray(setup.x0, float).copy()
-    basis = []
-    for i_scale, *_ in setup.layout:
-        xb = x.copy()
-        for j_scale, *_ in setup.layout:
-            xb[j_scale] = 0.0
-        xb[i_scale] = 1.0
-        xb[list(setup.background_index)] = 0.0
-        basis.append(np.asarray(model(jnp.asarray(xb, _dtype())), float))
-    tth = np.asarray(setup.two_theta_deg)
-    t = (2 * tth - tth[0] - tth[-1]) / (tth[-1] - tth[0])
-    for k in range(len(setup.background_index)):
-        basis.append(np.cos(k * np.arccos(np.clip(t, -1, 1))))
-    a = np.stack(basis, axis=1) / sigma[:, None]
-    coef, *_ = np.linalg.lstsq(a, y_obs / sigma, rcond=None)
-    for (i_scale, *_), c in zip(setup.layout, coef, strict=False):
-        x[i_scale] = max(float(c), 1e-6 * max(abs(coef).max(), 1e-30))
-    for i, c in zip(setup.background_index, coef[len(setup.layout):], strict=True):
-        x[i] = float(c)
+def _linear_stage(setup: RefinementSetup, model: Any, x: Array, y: Array, sigma: Array) -> Array:
+    """Scales and background by weighted linear least squares at the current nonlinear parameters.
+
+    The pattern is linear in the cell counts N_p and the Chebyshev coefficients, so their best values for
+    given lattices, sizes and strains solve one small least-squares problem (one unit-scale pattern per
+    phase plus the Chebyshev basis, columns normalised before the SVD). Negative scales are clipped to 0.
+    Traceable; used for the start of every frame.
+    """
+    dt = x.dtype
+    scale_idx = [lay[0] for lay in setup.layout]
+    bg_idx = list(setup.background_index)
+    columns = []
+    for i in scale_idx:
+        xb = x.at[jnp.asarray(scale_idx)].set(0.0).at[i].set(1.0)
+        if bg_idx:
+            xb = xb.at[jnp.asarray(bg_idx)].set(0.0)
+        columns.append(model(xb))
+    tth = jnp.asarray(setup.two_theta_deg, dt)
+    for k in range(len(bg_idx)):
+        columns.append(chebyshev_background(tth, jnp.zeros(len(bg_idx), dt).at[k].set(1.0), tth[0], tth[-1]))
+    a = jnp.stack(columns, axis=1) / sigma[:, None]
+    norms = jnp.sqrt(jnp.sum(a * a, axis=0))
+    safe = jnp.where(norms > 0.0, norms, 1.0)
+    coef = jnp.linalg.lstsq(a / safe[None, :], y / sigma)[0] / safe
+    x = x.at[jnp.asarray(scale_idx)].set(jnp.maximum(coef[: len(scale_idx)], 0.0))
+    if bg_idx:
+        x = x.at[jnp.asarray(bg_idx)].set(coef[len(scale_idx):])
     return x
 
 
@@ -213,7 +251,8 @@ class PatternFit:
     Attributes:
         names, units: parameter names and units (all parameters, fixed ones included).
         free: indices of refined parameters.
-        values: (n_frames, n_params); esd: (n_frames, n_params) (0 for fixed parameters).
+        values: (n_frames, n_params); esd: (n_frames, n_params) (0 for parameters not refined in a frame).
+        refined: (n_frames, n_params) bool: refined in that frame (free, and its phase present).
         correlation: (n_frames, n_free, n_free) between free parameters.
         rwp, rexp, chi2, chi2_reduced: (n_frames,).
         converged: (n_frames,) bool; n_iter: (n_frames,).
@@ -227,6 +266,7 @@ class PatternFit:
     free: tuple[int, ...]
     values: np.ndarray
     esd: np.ndarray
+    refined: np.ndarray
     correlation: np.ndarray
     rwp: np.ndarray
     rexp: np.ndarray
@@ -247,7 +287,17 @@ class PatternFit:
         return float(self.values[frame, k]), float(self.esd[frame, k])
 
 
-def _solver(setup: RefinementSetup, max_iter: int):
+def _solver(setup: RefinementSetup, max_iter: int, min_fraction: float):
+    """The per-frame refinement ``(x_start, y, σ) -> outputs`` (pure, traceable).
+
+    1. Phases whose weight fraction in ``x_start`` is below ``min_fraction`` get their lattice, size and
+       strain reset to the setup's start (a phase that vanished carries no information about them).
+    2. Scales and background from :func:`_linear_stage`.
+    3. Levenberg–Marquardt over the free parameters; the lattice, size and strain of a phase still below
+       ``min_fraction`` stay fixed (their Jacobian columns vanish with the phase and would only make the
+       normal matrix singular), and are reported with esd 0 and ``refined = False``; so is a parameter
+       that ends on one of its bounds.
+    """
     model = setup.model()
     free = jnp.asarray(setup.free)
     dt = _dtype()
@@ -255,34 +305,54 @@ def _solver(setup: RefinementSetup, max_iter: int):
     hi = jnp.asarray(setup.upper[list(setup.free)], dt)
     masses = jnp.asarray([float(p.cell_mass_amu) for p in setup.phases], dt)
     scale_idx = jnp.asarray([lay[0] for lay in setup.layout])
+    reference = jnp.asarray(setup.x0, dt)
+    n_params = len(setup.names)
+    # per phase: a 0/1 vector over all parameters marking its lattice, size and strain
+    own = np.zeros((len(setup.layout), n_params))
+    for p, (_, i_lat, i_size, i_width, i_strain) in enumerate(setup.layout):
+        own[p, list(i_lat) + [i_size, i_width, i_strain]] = 1.0
+    own = jnp.asarray(own, dt)
 
-    def residual(x_free, base, y, sigma):
+    def fractions(x):
+        m = x[scale_idx] * masses
+        return m / jnp.maximum(jnp.sum(m), jnp.finfo(dt).tiny)
+
+    def residual(x_free, base, mask, y, sigma):
+        x_free = jnp.where(mask, x_free, base[free])  # frozen parameters: no column in the Jacobian
         return (y - model(base.at[free].set(x_free))) / sigma
 
-    def one(base, y, sigma):
-        res = levenberg_marquardt(residual, base[free], base, y, sigma, lower=lo, upper=hi, max_iter=max_iter)
-        stats = fit_statistics(res.residual, res.jacobian, y, sigma)
-        x_full = base.at[free].set(res.x)
-        esd_full = jnp.zeros_like(base).at[free].set(stats.esd)
-        cov_full = jnp.zeros((base.shape[0], base.shape[0]), dt).at[free[:, None], free[None, :]].set(stats.covariance)
-
-        def wf(x):
-            m = x[scale_idx] * masses
-            return m / jnp.sum(m)
-
-        w = wf(x_full)
-        dw = jax.jacfwd(wf)(x_full)
+    def one(x_start, y, sigma):
+        absent = (fractions(x_start) < min_fraction).astype(dt) @ own > 0.0
+        x = jnp.where(absent, reference, x_start)
+        x = _linear_stage(setup, model, x, y, sigma)
+        frozen = (fractions(x) < min_fraction).astype(dt) @ own > 0.0
+        mask = ~frozen[free]
+        res = levenberg_marquardt(residual, x[free], x, mask, y, sigma, lower=lo, upper=hi, max_iter=max_iter)
+        # a parameter that ends on a bound (a strain of 0, a vanished scale) is held there: it leaves the
+        # covariance (its one-sided curvature would give a meaningless esd), as Rietveld programs report it
+        mask = mask & (res.x > lo) & (res.x < hi)
+        jac = jnp.where(mask[None, :], res.jacobian, 0.0)
+        stats = fit_statistics(res.residual, jac, y, sigma)
+        esd_free = jnp.where(mask, stats.esd, 0.0)
+        cov_free = jnp.where(mask[:, None] & mask[None, :], stats.covariance, 0.0)
+        x_full = x.at[free].set(jnp.where(mask, res.x, x[free]))
+        esd_full = jnp.zeros_like(x).at[free].set(esd_free)
+        refined = jnp.zeros(x.shape, bool).at[free].set(mask)
+        cov_full = jnp.zeros((n_params, n_params), dt).at[free[:, None], free[None, :]].set(cov_free)
+        w = fractions(x_full)
+        dw = jax.jacfwd(fractions)(x_full)
         w_esd = jnp.sqrt(jnp.clip(jnp.diagonal(dw @ cov_full @ dw.T), 0.0, None))
-        return x_full, esd_full, stats, res.converged, res.n_iter, model(x_full), w, w_esd
+        corr = jnp.where(mask[:, None] & mask[None, :], stats.correlation, 0.0)
+        return x_full, esd_full, refined, corr, stats, res.converged, res.n_iter, model(x_full), w, w_esd
 
     return one
 
 
-def _compiled(setup: RefinementSetup, max_iter: int, sequential: bool) -> Any:
+def _compiled(setup: RefinementSetup, max_iter: int, sequential: bool, min_fraction: float) -> Any:
     """One jitted solver per (setup, options), cached on the setup (shared by :meth:`with_start` copies)."""
-    key = (max_iter, sequential)
+    key = (max_iter, sequential, min_fraction)
     if key not in setup.compiled:
-        one = _solver(setup, max_iter)
+        one = _solver(setup, max_iter, min_fraction)
 
         def run(base, y, sigma):
             if sequential:
@@ -303,20 +373,22 @@ def refine_series(
     sigma: Any | None = None,
     *,
     sequential: bool = True,
-    start: str = "linear",
     max_iter: int = 60,
+    min_fraction: float = 0.01,
 ) -> PatternFit:
     """Refine every frame of a series (n_frames, n_points); one compiled call for the whole series.
+
+    Every frame starts with the linear stage (scales and background by linear least squares) and then
+    runs Levenberg–Marquardt (:func:`_solver`).
 
     Args:
         setup: from :func:`make_refinement`.
         y_obs: observed intensities [counts], (n_frames, n_points) or (n_points,).
         sigma: standard uncertainties, same shape; default Poisson (:func:`poisson_sigma`).
-        sequential: seed frame k with the result of frame k−1 (``lax.scan``); else all frames start from
-            the same point (``vmap``).
-        start: ``"linear"``: scales and background of the start from a linear least-squares fit to the
-            first frame; ``"given"``: ``setup.x0`` as is.
+        sequential: seed frame k with the result of frame k−1 (``lax.scan``, the sequential refinement of
+            GSAS-II and TOPAS); else every frame starts from ``setup.x0`` (``vmap``).
         max_iter: LM iteration limit per frame.
+        min_fraction: weight fraction below which a phase's lattice, size and strain are not refined.
 
     Raises:
         FitError: shape mismatch between the data and the setup's grid, or non-positive σ.
@@ -329,21 +401,20 @@ def refine_series(
     s = np.sqrt(np.maximum(y, 1.0)) if sigma is None else np.atleast_2d(np.asarray(sigma, float))
     if s.shape != y.shape or not np.all(s > 0):
         raise FitError(f"pattern refinement: σ must be positive with the shape of the data {y.shape}, got {s.shape}")
-    if start == "linear":
-        setup = setup.with_start(linear_start(setup, y[0], s[0]))
-    elif start != "given":
-        raise FitError(f"pattern refinement: start must be 'linear' or 'given', got {start!r}")
+    if not 0.0 <= min_fraction < 1.0:
+        raise FitError(f"pattern refinement: min_fraction must lie in [0, 1), got {min_fraction}")
     dt = _dtype()
-    run = _compiled(setup, max_iter, sequential)
+    run = _compiled(setup, max_iter, sequential, float(min_fraction))
     outs = run(jnp.asarray(setup.x0, dt), jnp.asarray(y, dt), jnp.asarray(s, dt))
-    x, esd, stats, conv, nit, ycalc, w, w_esd = jax.device_get(outs)
+    x, esd, refined, corr, stats, conv, nit, ycalc, w, w_esd = jax.device_get(outs)
     return PatternFit(
         names=setup.names,
         units=setup.units,
         free=setup.free,
         values=np.asarray(x, float),
         esd=np.asarray(esd, float),
-        correlation=np.asarray(stats.correlation, float),
+        refined=np.asarray(refined, bool),
+        correlation=np.asarray(corr, float),
         rwp=np.asarray(stats.rwp, float),
         rexp=np.asarray(stats.rexp, float),
         chi2=np.asarray(stats.chi2, float),

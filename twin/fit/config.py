@@ -1,0 +1,226 @@
+"""Fit files (``FIT.toml``): what to fit, to which measurement, with which free parameters.
+
+Example (``examples/fit_mil53_isotherm.toml``)::
+
+    [fit]
+    technique = "isotherm"          # the twin-level isotherm fit (more techniques to come)
+    material = "mil53-al"
+    guest = "CO2"
+    temperature = "273 K"
+    seed = 0
+
+    [[measurements]]
+    path = "iso_CO2_273K.csv"       # relative to the fit file
+    y_column = "uptake_molecules_per_cell"
+
+    [sample]                        # fixed sample values (defaults in twin.fit.workflow.DEFAULT_SAMPLE)
+    surface_energy = "0.05 J/m2"
+    defect_correlation = "50 nm"
+
+    [parameters.size_median_nm]     # a free parameter: start value, bounds, optional normal prior
+    value = "500 nm"
+    bounds = ["20 nm", "20 um"]
+    prior = { mean = "800 nm", sd = "400 nm" }
+
+An in situ XRD series (``technique = "xrd-series"``, :mod:`twin.fit.xrd_series`)::
+
+    [fit]
+    technique = "xrd-series"
+    material = "mil53-al"
+    instrument = "instrument.toml"  # the diffractometer (docs/xrd.md), relative to the fit file
+    seed = 0
+
+    [[measurements]]
+    path = "measured"               # a folder of pattern files with a conditions log, or one HDF5/NeXus file
+
+    [truth]                         # optional, for synthetic data: shown next to the estimates
+    switching_pressure_adsorption = "5.2 bar"
+    coherent_size_np = "46 nm"
+
+Validated with :class:`twin._toml_schema.Table`; every message names the file and key path, e.g.
+``fit.toml: parameters.size_median_nm.bounds: lower bound 500 nm is above upper 100 nm``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twin._toml_schema import Table
+from twin.errors import FitError
+from twin.fit.isotherm import PARAMETERS, FreeParameter
+
+__all__ = ["FitConfig", "load_fit_config", "parse_fit_config"]
+
+# parameter unit → (dimension for twin.units, factor from the internal unit to the parameter's unit)
+_DIMENSIONS = {"nm": ("length", 0.1), "kJ/mol": ("energy", 1.0), "J/m2": ("area_energy", 1.0),
+               "bar": ("pressure", 1e-5)}
+_SAMPLE_KEYS = {"size_median": "size_median_nm", "size_width": "size_width", "surface_energy": "surface_energy_J_m2",
+                "defect_sigma": "defect_sigma_kj_mol", "defect_correlation": "defect_correlation_nm",
+                "intrinsic_sigma": "intrinsic_sigma_kj_mol", "uptake_scale": "uptake_scale"}
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """A validated fit file."""
+
+    technique: str
+    material: str
+    guest: str | None
+    temperature_K: float | None
+    measurements: tuple[tuple[Path, str | None], ...]
+    free: tuple[FreeParameter, ...]
+    sample: dict[str, float]
+    coherent_size_nm: tuple[float, float] | None
+    seed: int
+    n_steps: int
+    source: str
+    text: str
+    instrument: Path | None = None
+    truth: dict[str, float] = field(default_factory=dict)
+
+
+def _value(table: Table, key: str, name: str, raw: Any = None) -> float:
+    """A parameter value: a number for dimensionless parameters, a quantity string otherwise."""
+    unit = PARAMETERS[name].unit
+    value = table.raw(key) if raw is None else raw
+    where = table.key_path(key)
+    if unit in _DIMENSIONS:
+        dim, factor = _DIMENSIONS[unit]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise table.error(f"{table.source}: {where}: expected a quantity with a unit such as \"1 {unit}\", got {value}")
+        return table.convert(value, dim, where) * factor
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise table.error(f"{table.source}: {where}: expected a number ({unit}), got {value!r}")
+    return float(value)
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:g} {unit}"
+
+
+#: sample-level quantities of the xrd-series fit: name pattern → (dimension, factor from internal unit, unit)
+_XRD_TRUTH = ((re.compile(r"(switching_pressure_(adsorption|desorption)(_\d+)?|hysteresis_width)$"), "pressure", 1e-5, "bar"),
+              (re.compile(r"coherent_size_\w+$"), "length", 0.1, "nm"))
+
+
+def _path(table: Table, key: str, base_dir: Path, what: str, folder_ok: bool = False) -> Path:
+    rel = table.string(key)
+    path = (base_dir / rel) if not Path(rel).is_absolute() else Path(rel)
+    if not (path.is_file() or (folder_ok and path.is_dir())):
+        raise table.fail(key, f"{what} {rel!r} not found (relative to the fit file's folder)")
+    return path
+
+
+def _parse_xrd_series(root: Table, fit: Table, material: str, source: str, base_dir: Path, text: str) -> FitConfig:
+    instrument = _path(fit, "instrument", base_dir, "instrument file")
+    seed = fit.integer("seed", 0, minimum=0)
+    fit.finish()
+    root.expect_keys(("fit", "measurements", "truth"))
+    entries = root.tables("measurements", required=True)
+    if len(entries) != 1:
+        raise root.fail("measurements", f"the xrd-series fit takes one series (a folder or an HDF5 file), got {len(entries)}")
+    m = entries[0]
+    path = _path(m, "path", base_dir, "measured series", folder_ok=True)
+    m.finish()
+    truth: dict[str, float] = {}
+    tt = root.table("truth")
+    if tt is not None:
+        for key in tt.data:
+            rule = next((r for r in _XRD_TRUTH if r[0].match(key)), None)
+            if rule is None:
+                raise tt.fail(key, "unknown quantity; expected switching_pressure_adsorption, "
+                                   "switching_pressure_desorption, hysteresis_width or coherent_size_<phase>")
+            truth[key] = tt.quantity(key, rule[1]) * rule[2]
+        tt.finish()
+    return FitConfig("xrd-series", material, None, None, ((path, None),), (), {}, None, seed, 0, source, text,
+                     instrument=instrument, truth=truth)
+
+
+def parse_fit_config(data: dict[str, Any], source: str, base_dir: Path, text: str = "") -> FitConfig:
+    """Validate a parsed fit file (FitError naming ``source`` and the key path)."""
+    root = Table(data, "", source, FitError)
+    root.expect_keys(("fit", "measurements", "sample", "parameters", "coherent_size", "truth"))
+    fit = root.table("fit", required=True)
+    technique = fit.string("technique", choices=("isotherm", "xrd-series"))
+    material = fit.string("material")
+    if technique == "xrd-series":
+        return _parse_xrd_series(root, fit, material, source, base_dir, text)
+    root.expect_keys(("fit", "measurements", "sample", "parameters", "coherent_size"))
+    guest = fit.string("guest")
+    temperature = fit.quantity("temperature", "temperature", check=lambda t: t > 0, expected="a positive temperature")
+    seed = fit.integer("seed", 0, minimum=0)
+    n_steps = fit.integer("steps", 1500, minimum=200)
+    fit.finish()
+    measurements = []
+    for m in root.tables("measurements", required=True):
+        rel = m.string("path")
+        path = (base_dir / rel) if not Path(rel).is_absolute() else Path(rel)
+        if not path.is_file():
+            raise m.fail("path", f"file {rel!r} not found (relative to the fit file's folder)")
+        measurements.append((path, m.string("y_column", None)))
+        m.finish()
+    if len(measurements) != 1:
+        raise root.fail("measurements", f"the isotherm fit takes one measured isotherm (both branches), got {len(measurements)}")
+    sample_table = root.table("sample")
+    sample: dict[str, float] = {}
+    if sample_table is not None:
+        sample_table.expect_keys(tuple(_SAMPLE_KEYS))
+        for key, name in _SAMPLE_KEYS.items():
+            if sample_table.has(key):
+                sample[name] = _value(sample_table, key, name)
+    params = root.table("parameters", required=True)
+    params.expect_keys(tuple(PARAMETERS))
+    free = []
+    for name in params.data:
+        entry = params.table(name, required=True)
+        entry.expect_keys(("value", "bounds", "prior"))
+        info = PARAMETERS[name]
+        value = _value(entry, "value", name)
+        lo, hi = info.bounds
+        if entry.has("bounds"):
+            bounds = entry.raw("bounds")
+            if not isinstance(bounds, list) or len(bounds) != 2:
+                raise entry.fail("bounds", f"expected [lower, upper], got {bounds!r}")
+            lo = _value(entry, "bounds", name, bounds[0])
+            hi = _value(entry, "bounds", name, bounds[1])
+            if not lo < hi:
+                raise entry.fail("bounds", f"lower bound {_fmt(lo, info.unit)} is above upper {_fmt(hi, info.unit)}")
+        if not lo <= value <= hi:
+            raise entry.fail("value", f"start {_fmt(value, info.unit)} lies outside the bounds {_fmt(lo, info.unit)}..{_fmt(hi, info.unit)}")
+        if info.log and lo <= 0:
+            raise entry.fail("bounds", f"expected a positive lower bound for a positive quantity, got {_fmt(lo, info.unit)}")
+        prior = None
+        pt = entry.table("prior")
+        if pt is not None:
+            pt.expect_keys(("mean", "sd"))
+            prior = (_value(pt, "mean", name), _value(pt, "sd", name))
+            if not prior[1] > 0:
+                raise pt.fail("sd", f"expected a positive standard deviation, got {_fmt(prior[1], info.unit)}")
+        entry.finish()
+        free.append(FreeParameter(name, value, lo, hi, prior))
+    coherent = None
+    ct = root.table("coherent_size")
+    if ct is not None:
+        ct.expect_keys(("value", "sd"))
+        coherent = (ct.quantity("value", "length") * 0.1, ct.quantity("sd", "length", check=lambda v: v > 0,
+                                                                       expected="a positive length") * 0.1)
+    return FitConfig(technique, material, guest, temperature, tuple(measurements), tuple(free), sample, coherent,
+                     seed, n_steps, source, text)
+
+
+def load_fit_config(path: str | Path) -> FitConfig:
+    """Read and validate a fit file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise FitError(f"{path.name}: cannot read the fit file ({error.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise FitError(f"{path.name}: not valid TOML ({error})") from None
+    return parse_fit_config(data, path.name, path.parent, text)

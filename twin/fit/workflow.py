@@ -1,0 +1,272 @@
+"""Edge of the fitting package: measured files + material → fit → ``OUT/fit_result.json`` (+ figures).
+
+Used by ``twin fit --isotherm FILE`` and ``twin fit FIT.toml`` (techniques ``isotherm`` and ``xrd-series``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.errors import FitError
+from twin.fit.isotherm import (
+    PARAMETERS,
+    FreeParameter,
+    IsothermProblem,
+    check_free,
+    current_value,
+    fit_isotherm,
+    load_isotherm,
+)
+from twin.fit.result import twin_fit_to_dict, write_fit_result
+from twin.fit.surrogate import make_sample
+
+__all__ = ["DEFAULT_FREE", "DEFAULT_SAMPLE", "run_isotherm_fit", "run_xrd_series_fit"]
+
+#: freed by ``twin fit --isotherm`` (host, both Langmuir phases, size distribution, defect strength)
+DEFAULT_FREE = ("delta_f_kj_mol", "barrier_kj_mol", "n_max_closed", "n_max_open", "p_half_closed_bar",
+                "p_half_open_bar", "size_median_nm", "size_width", "defect_sigma_kj_mol")
+#: fixed sample values unless freed: Δγ is an estimate (order of MOF surface energies, 0.01–0.1 J/m²);
+#: from an isotherm alone only Δγ/L_med is determined, so the size scale rests on it (see docs/fit.md)
+DEFAULT_SAMPLE = {"size_median_nm": 500.0, "size_width": 0.4, "surface_energy_J_m2": 0.05,
+                  "defect_sigma_kj_mol": 0.5, "defect_correlation_nm": 50.0, "intrinsic_sigma_kj_mol": 0.05,
+                  "uptake_scale": 1.0}
+
+
+def run_isotherm_fit(
+    path: str | Path,
+    material_name: str,
+    guest: str,
+    temperature_K: float,
+    out_dir: str | Path,
+    *,
+    free: tuple[FreeParameter, ...] | None = None,
+    sample: dict[str, float] | None = None,
+    y_column: str | None = None,
+    coherent_size_nm: tuple[float, float] | None = None,
+    seed: int = 0,
+    n_steps: int = 1500,
+    burn: int = 500,
+    n_walkers: int | None = None,
+    source_text: str | None = None,
+    plot: bool = True,
+) -> dict[str, Any]:
+    """Fit a measured isotherm with both branches and write ``out_dir/fit_result.json``; returns the dict.
+
+    Raises:
+        FitError/MaterialError/DataFormatError: bad input (unknown material or guest, file without two
+        branches, unit that cannot be converted, inverted bounds, no pressure overlap).
+    """
+    from twin import __version__
+    from twin.material import load_material
+    from twin.thermo.gases import gas
+
+    material = load_material(material_name)
+    if material.thermo.n_phases != 2:
+        raise FitError(f"--material: the isotherm fit needs a two-phase (flexible) material, "
+                       f"{material.name!r} has phases {', '.join(material.phase_names)}")
+    g = material.thermo.guest_index(guest)  # MaterialError for an unknown guest
+    del g
+    material.check_temperature(temperature_K, where="--temperature")
+    data = load_isotherm(path, material.mass_g_per_mol, gas(guest).molar_mass_g_per_mol, y_column=y_column)
+    if data.temperature_K is not None and abs(data.temperature_K - temperature_K) > 0.5:
+        raise FitError(f"{Path(path).name}: the file states {data.temperature_K:g} K but --temperature is {temperature_K:g} K")
+    sample_values = {**DEFAULT_SAMPLE, **(sample or {})}
+    base_sample = make_sample(**sample_values)
+    if free is None:
+        free = tuple(
+            FreeParameter(n, _start(n, material.thermo, base_sample, guest, temperature_K)) for n in DEFAULT_FREE
+        )
+    check_free(free)
+    problem = IsothermProblem(material.thermo, base_sample, guest, temperature_K, data, tuple(free), coherent_size_nm)
+    n_par = len(free)
+    walkers = n_walkers or max(24, 2 * ((3 * n_par + 1) // 2))
+    t0 = time.perf_counter()
+    fit = fit_isotherm(problem, seed=seed, n_walkers=walkers, n_steps=n_steps, burn=burn)
+    elapsed = time.perf_counter() - t0
+    result = twin_fit_to_dict(fit)
+    values = {n: current_value(n, material.thermo, base_sample, guest, temperature_K) for n in PARAMETERS}
+    values.update({n: float(v) for n, v in zip(fit.names, fit.value, strict=True)})
+    result["measurements"] = [{"path": str(path), "sha256": data.sha256, "technique": "isotherm",
+                               "unit": data.unit, "n_points": data.n_points}]
+    result["model"] = {"kind": "isotherm-powder-surrogate", "material": material.name, "material_sha256": material.sha256,
+                       "guest": guest, "temperature_K": temperature_K, "values": values,
+                       "fixed": {n: values[n] for n in PARAMETERS if n not in fit.names},
+                       "surrogate": "twin.fit.surrogate.powder_branches (see docs/fit.md for its assumptions)"}
+    result["convergence"]["wall_time_s"] = elapsed
+    result["provenance"] = {"twin_version": __version__, "seed": seed, "command": "twin fit",
+                            "fit_file": source_text, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    target = write_fit_result(result, out_dir)
+    if plot:
+        _plot(Path(out_dir) / "fit_isotherm.png", result, material.name, guest, temperature_K)
+    result["path"] = str(target)
+    return result
+
+
+def _start(name: str, thermo, sample, guest: str, temperature_K: float) -> float:
+    v = current_value(name, thermo, sample, guest, temperature_K)
+    lo, hi = PARAMETERS[name].bounds
+    return float(np.clip(v, lo, hi))
+
+
+def _plot(path: Path, result: dict[str, Any], material: str, guest: str, temperature_K: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pp = result["posterior_predictive"]
+    x, br = np.asarray(pp["x"]), np.asarray(pp["branch"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for branch, colour in (("adsorption", "C0"), ("desorption", "C3")):
+        sel = br == branch
+        ax.plot(x[sel], np.asarray(pp["observed"])[sel], "o", ms=3, color=colour, label=f"measured {branch}")
+        ax.plot(x[sel], np.asarray(pp["median"])[sel], "-", color=colour, lw=1)
+        ax.fill_between(x[sel], np.asarray(pp["lo"])[sel], np.asarray(pp["hi"])[sel], color=colour, alpha=0.25, lw=0)
+    ax.set_xlabel(pp["x_label"])
+    ax.set_ylabel(pp["y_label"])
+    ax.set_title(f"{material} + {guest}, {temperature_K:.0f} K: twin fit (90 % posterior band)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------- XRD series
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), base.resolve())
+    except ValueError:  # another drive
+        return str(path.resolve())
+
+
+def _measurement_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [path]
+
+
+def run_xrd_series_fit(
+    path: str | Path,
+    material_name: str,
+    instrument_path: str | Path,
+    out_dir: str | Path,
+    *,
+    truth: dict[str, float] | None = None,
+    seed: int = 0,
+    source_text: str | None = None,
+    plot: bool = True,
+) -> dict[str, Any]:
+    """Fit a measured in situ XRD series (:mod:`twin.fit.xrd_series`) and write ``out_dir/fit_result.json``,
+    ``out_dir/fit_series.csv`` (per-frame results) and ``out_dir/fit_xrd_series.png``.
+
+    When ``out_dir`` is a run directory whose ``observables/xrd.h5`` is on the same 2θ grid, the measured
+    frames are stored there too (matched to the simulated frame nearest in time), so that the report overlays
+    measured and simulated patterns.
+
+    Raises:
+        FitError/MaterialError/DataFormatError: bad input, named.
+    """
+    from instruments.xrd import load_instrument
+    from twin import __version__
+    from twin.datasets import file_sha256
+    from twin.fit.xrd_series import fit_xrd_series, load_xrd_series
+    from twin.material import load_material
+
+    path, out = Path(path), Path(out_dir)
+    material = load_material(material_name)
+    instrument, _ = load_instrument(instrument_path)
+    data = load_xrd_series(path, wavelength_A=float(np.min(np.asarray(instrument.wavelengths_A))))
+    result, fit = fit_xrd_series(data, material, instrument, seed=seed)
+    for name, value in (truth or {}).items():
+        if name in result["parameters"]:
+            result["parameters"][name]["truth"] = float(value)
+        else:
+            result["warnings"].append(f"truth given for {name}, which the fit did not estimate")
+    out.mkdir(parents=True, exist_ok=True)
+    result["measurements"] = [{"path": _relative(f, out), "sha256": file_sha256(f), "technique": "xrd"}
+                              for f in _measurement_files(path)]
+    result["provenance"] = {"twin_version": __version__, "seed": seed, "command": "twin fit",
+                            "fit_file": source_text, "instrument": str(instrument_path),
+                            "instrument_sha256": file_sha256(Path(instrument_path)),
+                            "material_sha256": material.sha256, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    target = write_fit_result(result, out)
+    _write_series_csv(out / "fit_series.csv", result["series"])
+    attached = _attach_measured(out, data, fit)
+    if attached:
+        result["attached_to"] = str(attached)
+    if plot:
+        _plot_series(out / "fit_xrd_series.png", result, material.name)
+    result["path"] = str(target)
+    return result
+
+
+def _write_series_csv(path: Path, series: dict[str, Any]) -> None:
+    import pandas as pd
+
+    columns: dict[str, Any] = {"frame": series["frame"], "time_s": series["time_s"],
+                               "pressure_bar": series["pressure_bar"], "temperature_K": series["temperature_K"]}
+    for phase, values in series["weight_fraction"].items():
+        columns[f"weight_fraction_{phase}"] = values
+        columns[f"weight_fraction_{phase}_esd"] = series["weight_fraction_esd"][phase]
+    for name, entry in series["refined"].items():
+        columns[name] = entry["value"]
+        columns[f"{name}_esd"] = entry["esd"]
+    columns.update({"Rwp": series["Rwp"], "Rexp": series["Rexp"], "chi2_reduced": series["chi2_reduced"]})
+    tmp = path.with_name(f".{path.name}.tmp")
+    pd.DataFrame(columns).to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _attach_measured(out: Path, data: Any, fit: Any) -> Path | None:
+    """Store the measured frames in ``out/observables/xrd.h5`` when it is on the same grid (else ``None``)."""
+    from instruments.series_io import read_xrd_series, write_xrd_series
+
+    target = out / "observables" / "xrd.h5"
+    if not target.is_file():
+        return None
+    sim = read_xrd_series(target)
+    if sim.axis.shape != data.two_theta_deg.shape or not np.allclose(sim.axis, data.two_theta_deg, atol=1e-6):
+        return None
+    times = np.where(np.isfinite(data.time_s), data.time_s, np.nan)
+    if not np.all(np.isfinite(times)):
+        return None
+    index = np.argmin(np.abs(sim.time_s[None, :] - times[:, None]), axis=1)
+    return write_xrd_series(target, two_theta_deg=sim.axis, intensity=sim.intensity, time_s=sim.time_s,
+                            pressure_bar=sim.pressure_bar, temperature_K=sim.temperature_K,
+                            wavelength_A=sim.wavelength_A, measured_intensity=data.counts,
+                            measured_frame_index=index, measured_sigma=data.sigma)
+
+
+def _plot_series(path: Path, result: dict[str, Any], material: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = result["series"]
+    p = np.asarray(series["pressure_bar"])
+    branch = np.asarray(result["model"]["branches"])
+    phase = list(series["weight_fraction"])[-1]
+    w = np.asarray(series["weight_fraction"][phase])
+    e = np.asarray(series["weight_fraction_esd"][phase])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for sign, label, colour in ((1, "adsorption", "#0072B2"), (-1, "desorption", "#D55E00")):
+        sel = branch == sign
+        ax.errorbar(p[sel], w[sel], yerr=e[sel], fmt="o-", ms=3, lw=0.8, color=colour, label=f"refined, {label}")
+    for name, entry in result["parameters"].items():
+        if name.startswith("switching_pressure"):
+            ax.axvspan(*entry["interval_90"], color="#999999", alpha=0.25, lw=0)
+            if entry.get("truth") is not None:
+                ax.axvline(entry["truth"], color="#000000", lw=0.8, ls=":")
+    ax.set_xlabel("pressure (bar)")
+    ax.set_ylabel(f"weight fraction {phase}")
+    ax.set_title(f"{material}: sequential refinement (grey: 90 % switching intervals; dotted: truth)", fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
