@@ -110,6 +110,11 @@ class Material:
         thermo: :class:`~twin.thermo.ThermoParams` (float32 JAX arrays; ``thermo.astype`` for float64).
         guests: guests with adsorption parameters.
         formula_units_per_site: formula units in one site cell (all phases).
+        surface_energy_difference_J_m2: Δγ = γ_open − γ_closed [J/m²] from ``[thermo] surface_energy_difference``,
+            or None; the crystal-size term s(L) = Δγ·6V_open/L of :mod:`twin.thermo.surface`
+            (:func:`twin.thermo.crystal_thermo` makes the parameter set of a crystal of edge L).
+        critical_size_nm: the measured critical crystal edge [nm] from ``[thermo] critical_size``, or None: the
+            size below which crystals stop switching, to compare with :func:`twin.thermo.critical_size_nm`.
     """
 
     name: str
@@ -121,6 +126,8 @@ class Material:
     thermo: ThermoParams
     guests: tuple[str, ...]
     formula_units_per_site: int
+    surface_energy_difference_J_m2: float | None = None
+    critical_size_nm: float | None = None
 
     @property
     def phase_names(self) -> tuple[str, ...]:
@@ -198,6 +205,16 @@ def _build(raw: dict[str, Any], path: Path) -> Material:
                 f"must stay positive over the validity range {t_min:g}-{t_max:g} K; it is {w_end:.4g} kJ/mol at {t_end:g} K"
             )
 
+    delta_gamma = critical_size = None
+    if "surface_energy_difference" in thermo:
+        if len(raw["phases"]) < 2:
+            raise MaterialError(f"{file}: thermo.surface_energy_difference: needs a closed and an open phase, the file has one")
+        delta_gamma = q(thermo, "surface_energy_difference", "area_energy", "thermo")
+    if "critical_size" in thermo:
+        critical_size = q(thermo, "critical_size", "length", "thermo") / 10.0  # Å → nm
+        if not critical_size > 0.0:
+            raise MaterialError(f"{file}: thermo.critical_size: expected a crystal size > 0, got {critical_size * 10.0:g} Å")
+
     phases, energies, entropies = [], [], []
     for i, entry in enumerate(raw["phases"]):
         where = f"phases[{i}]"
@@ -271,4 +288,6 @@ def _build(raw: dict[str, Any], path: Path) -> Material:
         thermo=params,
         guests=guests,
         formula_units_per_site=fu,
+        surface_energy_difference_J_m2=delta_gamma,
+        critical_size_nm=critical_size,
     )

@@ -71,3 +71,14 @@ def test_missing_source_is_an_error(tmp_path):
 def test_temperature_outside_validity():
     with pytest.raises(MaterialError, match=r"500 K is outside the validity range of material 'mil53-al'"):
         load_material("mil53-al").check_temperature(500.0)
+
+
+def test_surface_term_units_are_checked(tmp_path):
+    src = load_material("dut8-ni").path.read_text(encoding="utf-8")
+    path = tmp_path / "badsize.toml"
+    path.write_text(src.replace('critical_size = { value = 0.5, unit = "um"', 'critical_size = { value = 0.5, unit = "bar"'), encoding="utf-8")
+    with pytest.raises(MaterialError, match=r"badsize.toml: thermo.critical_size: expected a length"):
+        load_material(path)
+    path.write_text(src.replace('value = -0.92, unit = "J/m2"', 'value = -0.92, unit = "kJ/mol"'), encoding="utf-8")
+    with pytest.raises(MaterialError, match=r"thermo.surface_energy_difference: expected a area energy such as \"0.05 J/m2\", got \"-0.92 kJ/mol\""):
+        load_material(path)

@@ -3,6 +3,10 @@
 Writes a CSV (``pressure_bar, uptake_mmol_per_g, phase, branch``) and a PNG plot beside it; ``--json`` prints
 the transition pressures per branch as one JSON object. Physics: :mod:`twin.thermo` (OFAST + IAST,
 spinodal hysteresis of the host double well).
+
+Refused with a one-line error (exit 2): a pressure range above the gas's saturation or sublimation pressure
+at the temperature (:func:`twin.thermo.gases.check_below_saturation`; no limit above T_c), and a humidity
+> 0 on a material without H2O parameters (it could not act).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import numpy as np
 
 from twin.commands._common import print_json
 from twin.errors import MaterialError, UnitError
+from twin.thermo.gases import check_below_saturation
 from twin.units import parse_quantity, parse_range
 
-__all__ = ["register", "compute_isotherm", "resolve_common"]
+__all__ = ["register", "compute_isotherm", "resolve_common", "check_humidity"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--material", required=True, help="material name (see `twin materials`) or a .toml path")
     parser.add_argument("--guest", required=True, help="guest gas, e.g. CO2")
     parser.add_argument("--temperature", required=True, help='temperature, e.g. "303 K" or "30 °C"')
-    parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..40 bar" (log grid)')
+    parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..30 bar" (log grid), below the gas\'s saturation pressure at T')
     parser.add_argument("--points", type=int, default=200, help="number of pressure points (default 200)")
     parser.add_argument("--humidity", default="0 %", help='constant relative humidity, e.g. "40 %%" (default 0)')
     parser.add_argument("--start", default="activated", help="initial phase: activated (default), stable, or a phase name")
@@ -53,6 +58,16 @@ def resolve_common(material_name: str, guest: str, temperature: str):
     temperature_K = parse_quantity(temperature, "temperature", where="--temperature")
     material.check_temperature(temperature_K, where="--temperature")
     return material, temperature_K
+
+
+def check_humidity(material, humidity: float, text: str, where: str = "--humidity") -> None:
+    """Refuse RH > 0 on a material without H2O parameters (it would be silently ignored)."""
+    if humidity > 0.0 and "H2O" not in material.guests:
+        raise MaterialError(
+            f"{where}: material {material.name!r} has no H2O parameters ([guests.H2O.*] in {material.path.name}; "
+            f"guests: {', '.join(material.guests)}), so a relative humidity of {text!r} cannot act; "
+            f"expected \"0 %\" for this material"
+        )
 
 
 def pressure_grid(text: str, points: int, where: str = "--pressure") -> np.ndarray:
@@ -78,9 +93,11 @@ def compute_isotherm(material, guest: str, temperature_K: float, pressures_Pa, h
 def _handle(args: argparse.Namespace) -> int:
     material, temperature_K = resolve_common(args.material, args.guest, args.temperature)
     grid = pressure_grid(args.pressure, args.points)
+    check_below_saturation(args.guest, temperature_K, float(grid[-1]), where="--pressure")
     humidity = parse_quantity(args.humidity, "fraction", where="--humidity")
     if not 0.0 <= humidity <= 1.0:
         raise UnitError(f"--humidity: expected a relative humidity between 0 and 100 %, got {args.humidity!r}")
+    check_humidity(material, humidity, args.humidity)
     branches, transitions = compute_isotherm(material, args.guest, temperature_K, grid, humidity, args.start)
     to_mmol_g = 1000.0 / material.mass_g_per_mol
     names = material.phase_names
@@ -110,7 +127,8 @@ def _handle(args: argparse.Namespace) -> int:
         print_json(out)
     elif not args.output:
         for t in transitions:
-            print(f"{t.branch:11s} {t.phase_from} -> {t.phase_to} at {t.pressure_Pa / 1e5:.4g} bar")
+            note = "" if t.refined else " (grid midpoint, not refined)"
+            print(f"{t.branch:11s} {t.phase_from} -> {t.phase_to} at {t.pressure_Pa / 1e5:.4g} bar{note}")
     return 0
 
 

@@ -2,6 +2,8 @@
 
 Writes a CSV (``temperature_K, pressure_bar, stable_phase, omega_gap_kj_mol``) and a PNG beside it; ``--json``
 prints, for every temperature, the equilibrium and spinodal (adsorption/desorption) transition pressures.
+The (T, p) rectangle must lie below the gas's saturation line: the maximum pressure is checked at the lowest
+temperature (:func:`twin.thermo.gases.check_below_saturation`; exit 2 otherwise).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from twin.commands._common import print_json, progress
 from twin.commands.isotherm import compute_isotherm, pressure_grid
 from twin.errors import MaterialError, UnitError
+from twin.thermo.gases import check_below_saturation
 from twin.units import parse_range
 
 __all__ = ["register"]
@@ -29,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--material", required=True, help="material name or .toml path")
     parser.add_argument("--guest", required=True, help="guest gas, e.g. CO2")
     parser.add_argument("--temperature", default="200..330 K", help='temperature range, e.g. "200..330 K"')
-    parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..40 bar"')
+    parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..40 bar"; must lie below the saturation pressure at the lowest T')
     parser.add_argument("--points", type=int, default=120, help="pressure points (log grid, default 120)")
     parser.add_argument("--temperatures", type=int, default=27, help="temperature points (default 27)")
     parser.add_argument("-o", "--output", metavar="CSV", help="CSV file to write (a PNG is written beside it)")
@@ -53,6 +56,8 @@ def _handle(args: argparse.Namespace) -> int:
         raise UnitError(f"--temperatures: expected an integer >= 2, got {args.temperatures}")
     temps = np.linspace(t_lo, t_hi, args.temperatures)
     grid = pressure_grid(args.pressure, args.points)
+    # the saturation pressure rises with T: the lowest temperature bounds the whole rectangle
+    check_below_saturation(args.guest, float(temps[0]), float(grid[-1]), where="--pressure")
     stable, gap = phase_diagram(material.thermo, temps, grid, args.guest)
     stable, gap = np.asarray(stable), np.asarray(gap)
     names = material.phase_names

@@ -1,10 +1,18 @@
 """Thermodynamics of guest-induced breathing: osmotic potentials of the host phases (OFAST + IAST),
 the per-site double well, spinodal hysteresis, isotherms with branches and phase diagrams.
 
-Pure JAX, jit-able and differentiable in every parameter. See :mod:`twin.thermo.osmotic` for the physics.
+Pure JAX, jit-able and differentiable in every parameter. See :mod:`twin.thermo.osmotic` for the physics,
+:mod:`twin.thermo.surface` for the crystal-size (surface-energy) term, and :mod:`twin.thermo.gases` for the
+saturation limit of each gas (float64 NumPy, checked at the edge).
 """
 
-from twin.thermo.eos import fugacity_Pa, peng_robinson_phi, water_saturation_pressure_Pa
+from twin.thermo.eos import (
+    fugacity_Pa,
+    peng_robinson_phi,
+    peng_robinson_saturation_pressure_Pa,
+    water_saturation_pressure_Pa,
+)
+from twin.thermo.gases import check_below_saturation, saturation, saturation_pressure_Pa
 from twin.thermo.osmotic import (
     guest_fugacities_Pa,
     guest_pressures_Pa,
@@ -20,6 +28,7 @@ from twin.thermo.osmotic import (
     phase_potentials,
 )
 from twin.thermo.params import ThermoParams
+from twin.thermo.surface import critical_size_nm, crystal_thermo, size_shift_kj_mol
 
 __all__ = [
     "ThermoParams",
@@ -38,4 +47,11 @@ __all__ = [
     "peng_robinson_phi",
     "fugacity_Pa",
     "water_saturation_pressure_Pa",
+    "peng_robinson_saturation_pressure_Pa",
+    "saturation",
+    "saturation_pressure_Pa",
+    "check_below_saturation",
+    "size_shift_kj_mol",
+    "critical_size_nm",
+    "crystal_thermo",
 ]

@@ -165,7 +165,12 @@ def _check_guests(params: ThermoParams, conditions: Conditions) -> None:
 
 
 def guest_pressures_Pa(params: ThermoParams, conditions: Conditions) -> Float[Array, "n_guests"]:
-    """Partial pressure of every guest of the parameter set [Pa]; H2O adds RH·p_σ(T)."""
+    """Partial pressure of every guest of the parameter set [Pa]; H2O adds RH·p_σ(T).
+
+    The relative humidity acts only through the H2O column: on a parameter set without H2O it has no effect.
+    Under ``jit`` that cannot raise, so the edges refuse RH > 0 there (``twin isotherm --humidity``,
+    :func:`twin.thermo.transitions.isotherm_branches`, :func:`twin.thermo.transitions.isobar_branches`).
+    """
     _check_guests(params, conditions)
     t = conditions.temperature_K
     columns = []

@@ -11,7 +11,12 @@ surfaces, defects and noise, gives the rest).
 Transition pressures are roots of :math:`\Omega_i(p) - \Omega_j(p) = \ell` with ℓ ∈ {0, ±W/3}: bracketed on
 a logarithmic grid, refined by bisection in ln p, and finished by one Newton step in ln p through
 automatic differentiation, so that :func:`crossing_pressure` is differentiable in every parameter
-(dp*/dθ = −∂_θΔΩ / ∂_pΔΩ, the implicit-function theorem).
+(dp*/dθ = −∂_θΔΩ / ∂_pΔΩ, the implicit-function theorem). Where the refined root falls outside the grid
+bracket (no single sign change inside it), :func:`find_transitions` reports the geometric midpoint of the
+bracket and says so: ``Transition.refined`` is False (likewise ``ThermalTransition.refined``).
+
+Humidity: the Python-level helpers refuse a relative humidity > 0 on a material without H2O parameters
+(the compiled functions cannot raise on a traced value, and would drop it silently).
 
 The same rule along temperature at fixed gas pressure (:func:`isobar_branches`, :func:`find_thermal_transitions`)
 gives the thermal hysteresis: cooling and heating branches, with transition temperatures refined by
@@ -54,6 +59,16 @@ __all__ = [
     "ThermalTransition",
     "find_thermal_transitions",
 ]
+
+
+def _check_humidity(params: ThermoParams, relative_humidity) -> None:
+    """Raise :class:`MaterialError` for RH > 0 on a parameter set without H2O (it would be ignored)."""
+    rh = np.asarray(relative_humidity)
+    if "H2O" not in params.guests and np.any(rh > 0.0):
+        raise MaterialError(
+            f"relative_humidity: expected 0 for a material without H2O parameters (guests: {', '.join(params.guests)}), "
+            f"got {float(np.max(rh)):g}; water cannot co-adsorb in this parameter set"
+        )
 
 
 def single_guest_conditions(params: ThermoParams, temperature_K, pressure_Pa, guest: str, relative_humidity=0.0):
@@ -163,9 +178,14 @@ def isotherm_branches(
         temperature_K: T [K].
         pressures_Pa: ascending grid of the guest's partial pressure [Pa], (n_points,).
         guest: the dry guest that is varied.
-        relative_humidity: constant RH [0–1] (water co-adsorbs by IAST when the material has H2O).
+        relative_humidity: constant RH [0–1] (water co-adsorbs by IAST); must be 0 unless the material has
+            H2O parameters.
         start: initial phase rule (see :func:`start_phase`).
+
+    Raises:
+        MaterialError: RH > 0 on a material without H2O, or an unknown guest or start phase.
     """
+    _check_humidity(params, relative_humidity)
     grid = jnp.asarray(pressures_Pa, params.volume_A3.dtype)
     omega, loads = potentials_vs_pressure(params, temperature_K, grid, guest, relative_humidity)
     w = host_barrier_kj_mol(params, jnp.asarray(temperature_K, grid.dtype))
@@ -233,15 +253,26 @@ def crossing_pressure(
 
 @dataclass(frozen=True)
 class Transition:
-    """One phase change along a branch: ``branch`` ('adsorption'/'desorption'), phases, pressure [Pa]."""
+    """One phase change along a branch.
+
+    Attributes:
+        branch: 'adsorption' or 'desorption'.
+        phase_from, phase_to: phase names.
+        pressure_Pa: spinodal pressure [Pa].
+        refined: True when ``pressure_Pa`` is the refined root of Ω_from − Ω_to = W/3 inside the grid bracket;
+            False when the refinement left the bracket and ``pressure_Pa`` is the geometric midpoint of the two
+            grid points (accurate only to the grid spacing).
+    """
 
     branch: str
     phase_from: str
     phase_to: str
     pressure_Pa: float
+    refined: bool = True
 
     def as_dict(self) -> dict:
-        return {"branch": self.branch, "from": self.phase_from, "to": self.phase_to, "pressure_bar": self.pressure_Pa / 1e5}
+        return {"branch": self.branch, "from": self.phase_from, "to": self.phase_to,
+                "pressure_bar": self.pressure_Pa / 1e5, "refined": self.refined}
 
 
 def find_transitions(
@@ -252,7 +283,11 @@ def find_transitions(
     *,
     relative_humidity: float = 0.0,
 ) -> list[Transition]:
-    """Phase changes along both branches, each refined to the spinodal pressure between two grid points."""
+    """Phase changes along both branches, each refined to the spinodal pressure between two grid points.
+
+    A transition whose refinement fails (the root lies outside its bracket) keeps the bracket's geometric
+    midpoint and has ``refined=False``.
+    """
     names = params.phase_names
     p = branches.pressure_Pa
     w3 = float(host_barrier_kj_mol(params, jnp.asarray(temperature_K, params.volume_A3.dtype))) / 3.0
@@ -270,9 +305,10 @@ def find_transitions(
             pstar = float(
                 crossing_pressure(params, temperature_K, guest, i, j, w3, lo, hi, relative_humidity)
             )
-            if not np.isfinite(pstar) or not lo * 0.999 <= pstar <= hi * 1.001:
-                pstar = float(np.sqrt(lo * hi))  # the gap is not monotonic inside the bracket: grid midpoint
-            found.append(Transition(branch, names[i], names[j], pstar))
+            refined = bool(np.isfinite(pstar) and lo * 0.999 <= pstar <= hi * 1.001)
+            if not refined:  # no single sign change of the gap inside the bracket: grid midpoint, flagged
+                pstar = float(np.sqrt(lo * hi))
+            found.append(Transition(branch, names[i], names[j], pstar, refined))
     return found
 
 
@@ -356,9 +392,10 @@ def isobar_branches(
         temperatures_K: ascending temperature grid [K], (n_points,).
         pressure_Pa: partial pressure of ``guest`` [Pa], held constant (an open cell, not a sealed tube).
         guest: the gas.
-        relative_humidity: constant RH [0–1].
+        relative_humidity: constant RH [0–1]; must be 0 unless the material has H2O parameters.
         start: phase at the top of the grid: ``"stable"`` (lowest Ω), ``"activated"`` or a phase name.
     """
+    _check_humidity(params, relative_humidity)
     grid = jnp.asarray(temperatures_K, params.volume_A3.dtype)
     omega, loads, w = potentials_vs_temperature(params, grid, pressure_Pa, guest, relative_humidity)
     first = start_phase(params, omega[-1], start, barrier_kj_mol=w[-1])
@@ -421,15 +458,20 @@ def crossing_temperature(
 
 @dataclass(frozen=True)
 class ThermalTransition:
-    """One phase change along a temperature branch: ``branch`` ('cooling'/'heating'), phases, T [K]."""
+    """One phase change along a temperature branch: ``branch`` ('cooling'/'heating'), phases, T [K].
+
+    ``refined`` is False when the refinement left its bracket and T is the midpoint of two grid points.
+    """
 
     branch: str
     phase_from: str
     phase_to: str
     temperature_K: float
+    refined: bool = True
 
     def as_dict(self) -> dict:
-        return {"branch": self.branch, "from": self.phase_from, "to": self.phase_to, "temperature_K": self.temperature_K}
+        return {"branch": self.branch, "from": self.phase_from, "to": self.phase_to,
+                "temperature_K": self.temperature_K, "refined": self.refined}
 
 
 def find_thermal_transitions(
@@ -455,7 +497,8 @@ def find_thermal_transitions(
                 continue
             lo, hi = sorted((float(t[prev]), float(t[k])))
             tstar = float(crossing_temperature(params, pressure_Pa, guest, i, j, lo, hi, relative_humidity))
-            if not np.isfinite(tstar) or not lo - 1e-3 <= tstar <= hi + 1e-3:
-                tstar = 0.5 * (lo + hi)  # residual not monotonic inside the bracket: grid midpoint
-            found.append(ThermalTransition(branch, names[i], names[j], tstar))
+            refined = bool(np.isfinite(tstar) and lo - 1e-3 <= tstar <= hi + 1e-3)
+            if not refined:  # no single sign change of the residual inside the bracket: grid midpoint, flagged
+                tstar = 0.5 * (lo + hi)
+            found.append(ThermalTransition(branch, names[i], names[j], tstar, refined))
     return found

@@ -138,3 +138,31 @@ def test_water_saturation_pressure_iapws():
     # IAPWS-95 saturation pressure at 298.15 K: 3.1699 kPa; at 373.124 K: 101.325 kPa (normal boiling point)
     assert float(water_saturation_pressure_Pa(F32(298.15))) == pytest.approx(3169.9, rel=2e-4)
     assert float(water_saturation_pressure_Pa(F32(373.124))) == pytest.approx(101325.0, rel=5e-4)
+
+
+@pytest.mark.parametrize(
+    "name, guest, temperature_K, start, phase",
+    [
+        ("mil53-al", "CO2", 273.0, "stable", "np"),  # ΔF(273 K) > 0: the np has the lower Ω at p → 0
+        ("mil53-al", "CO2", 273.0, "activated", "lp"),  # the activated lp is metastable there (ΔF < W/3)
+        ("mil53-al", "CO2", 303.0, "stable", "np"),
+        ("dut8-ni", "n-butane", 273.0, "activated", "cp"),  # the empty bulk op is beyond its spinodal
+    ],
+)
+def test_henry_regime_of_the_model_isotherm(name, guest, temperature_K, start, phase):
+    """As p → 0 the branch's uptake per pressure tends to the Henry constant n_max·K(T) of the phase it is in
+    (Langmuir: N/p = n K φ / (1 + K φ p), φ → 1); the relative deviation is K p to first order."""
+    from twin.thermo import langmuir_affinity_per_Pa
+    from twin.thermo.transitions import isotherm_branches
+
+    p = load_material(name).thermo
+    g, i = p.guest_index(guest), p.phase_names.index(phase)
+    grid = np.geomspace(1e-3, 1.0, 7)  # Pa
+    b = isotherm_branches(p, temperature_K, grid, guest, start=start)
+    assert set(b.adsorption_phase.tolist()) == {i}
+    k = float(langmuir_affinity_per_Pa(p.log_k_ref[i, g], p.enthalpy_kj_mol[i, g], F32(temperature_K), p.reference_temperature_K))
+    henry = float(p.n_max[i, g]) * k  # molecules per cell per Pa
+    deviation = np.abs(b.adsorption_uptake / grid / henry - 1.0)
+    assert np.all(deviation <= 2.0 * k * grid + 2e-5)  # float32: 2e-5 beside the first-order term
+    # and the slope converges: the deviation shrinks with p (down to float32 resolution)
+    assert deviation[0] <= deviation[-1] + 2e-5

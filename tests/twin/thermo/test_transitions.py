@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import jax
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from twin.cli import main
+from twin.errors import MaterialError
 from twin.material import load_material
 from twin.thermo import host_barrier_kj_mol
 from twin.thermo.transitions import (
@@ -21,6 +23,7 @@ from twin.thermo.transitions import (
     isobar_branches,
     isotherm_branches,
     phase_diagram,
+    potentials_vs_pressure,
 )
 
 
@@ -130,11 +133,12 @@ def test_phase_diagram_shape_and_phases():
 def test_cli_isotherm_csv_png_and_json(tmp_path, capsys):
     out = tmp_path / "iso.csv"
     rc = main(["isotherm", "--material", "mil53-al", "--guest", "CO2", "--temperature", "273 K",
-               "--pressure", "0.01..40 bar", "--points", "120", "-o", str(out), "--json"])
+               "--pressure", "0.01..30 bar", "--points", "120", "-o", str(out), "--json"])
     assert rc == 0
     info = json.loads(capsys.readouterr().out)
     assert info["material"] == "mil53-al" and info["guest"] == "CO2" and info["temperature_K"] == 273.0
-    assert {"branch", "from", "to", "pressure_bar"} <= set(info["transitions"][0])
+    assert {"branch", "from", "to", "pressure_bar", "refined"} <= set(info["transitions"][0])
+    assert all(t["refined"] for t in info["transitions"])
     rows = list(csv.DictReader(out.open()))
     assert set(rows[0]) == {"pressure_bar", "uptake_mmol_per_g", "phase", "branch"}
     assert {r["branch"] for r in rows} == {"adsorption", "desorption"}
@@ -150,17 +154,94 @@ def test_cli_isotherm_csv_png_and_json(tmp_path, capsys):
         (["--material", "mil53-al", "--guest", "CO2", "--temperature", "300 K", "--pressure", "0..3 bar"], "must be positive"),
         (["--material", "mil53-al", "--guest", "CO2", "--temperature", "300 K", "--pressure", "-1..3 bar"], "must be positive"),
         (["--material", "mil53-al", "--guest", "CO2", "--temperature", "5 bar"], "expected a temperature"),
+        # above the saturation line (Span & Wagner 1996: CO2 sublimes at 2.11 bar at 204 K, boils at 34.85 bar
+        # at 273.15 K; n-butane boils at 1.03 bar at 273 K, NIST Webbook)
+        (["--material", "mil53-al", "--guest", "CO2", "--temperature", "204 K", "--pressure", "0.01..40 bar"],
+         "--pressure: CO2 at 204 K deposits as a solid above 2.106 bar (sublimation line"),
+        (["--material", "mil53-al", "--guest", "CO2", "--temperature", "273.15 K", "--pressure", "0.01..40 bar"],
+         "CO2 at 273.15 K condenses above 34.85 bar (vapour pressure, Span & Wagner 1996, eq. 3.13); the requested range goes up to 40 bar"),
+        (["--material", "dut8-ni", "--guest", "n-butane", "--temperature", "273 K", "--pressure", "0.01..2 bar"],
+         "n-butane at 273 K condenses above 1.028 bar"),
+        # humidity on a material without H2O parameters
+        (["--material", "dut8-ni", "--guest", "n-butane", "--temperature", "273 K", "--pressure", "0.01..0.9 bar",
+          "--humidity", "50 %", "--json"], "--humidity: material 'dut8-ni' has no H2O parameters"),
     ],
 )
 def test_cli_bad_input(argv, message, capsys):
     assert main(["isotherm", *argv]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1  # one line
+
+
+def test_cli_supercritical_has_no_pressure_limit(capsys):
+    rc = main(["isotherm", "--material", "mil53-al", "--guest", "CO2", "--temperature", "320 K",
+               "--pressure", "0.01..40 bar", "--points", "40", "--json"])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["transitions"] == []
+
+
+def test_cli_phase_diagram_checks_saturation_at_the_lowest_temperature(capsys):
+    assert main(["phase-diagram", "--material", "mil53-al", "--guest", "CO2", "--temperature", "200..330 K",
+                 "--pressure", "0.01..40 bar"]) == 2
+    assert "CO2 at 200 K deposits as a solid above 1.55 bar" in capsys.readouterr().err
+
+
+def test_humidity_without_water_parameters_is_refused_in_the_library():
+    m = load_material("dut8-ni")
+    with pytest.raises(MaterialError, match=r"relative_humidity: expected 0 for a material without H2O parameters"):
+        isotherm_branches(m.thermo, 273.0, np.geomspace(1e2, 0.9e5, 20), "n-butane", relative_humidity=0.5)
+    with pytest.raises(MaterialError, match=r"relative_humidity: expected 0"):
+        isobar_branches(m.thermo, np.linspace(250.0, 300.0, 6), 0.5e5, "n-butane", relative_humidity=0.2)
+    # with H2O parameters humidity is accepted and acts (water competes with CO2 in the np)
+    mil = load_material("mil53-al")
+    dry = isotherm_branches(mil.thermo, 298.0, np.geomspace(1e3, 1e5, 8), "CO2", start="np")
+    wet = isotherm_branches(mil.thermo, 298.0, np.geomspace(1e3, 1e5, 8), "CO2", start="np", relative_humidity=0.3)
+    assert np.all(wet.adsorption_uptake < dry.adsorption_uptake)
+
+
+#: (material, guest, temperature [K], top of the grid [Pa]) within the validity and saturation limits
+SHIPPED_ISOTHERMS = [
+    ("mil53-al", "CO2", 204.0, 2.0e5),
+    ("mil53-al", "CO2", 273.0, 34e5),
+    ("mil53-al", "CO2", 303.0, 40e5),
+    ("mil53-al", "Xe", 200.0, 5e5),
+    ("mil53-al", "CH4", 273.0, 40e5),
+    ("dut8-ni", "n-butane", 273.0, 1.0e5),
+    ("dut8-ni", "N2", 77.0, 0.95e5),
+    ("dut8-ni", "CO2", 195.0, 1.0e5),
+]
+
+
+@pytest.mark.parametrize("name, guest, temperature_K, p_max_Pa", SHIPPED_ISOTHERMS)
+def test_transitions_of_shipped_materials_are_refined(name, guest, temperature_K, p_max_Pa):
+    m = load_material(name)
+    b = isotherm_branches(m.thermo, temperature_K, np.geomspace(1e-2, p_max_Pa, 300), guest)
+    found = find_transitions(m.thermo, temperature_K, b, guest)
+    assert all(t.refined for t in found), found
+    for t in found:  # the refined pressure is the spinodal: Ω_from − Ω_to = W/3 there
+        i, j = m.phase_names.index(t.phase_from), m.phase_names.index(t.phase_to)
+        omega, _ = potentials_vs_pressure(m.thermo, temperature_K, jnp.asarray([t.pressure_Pa], jnp.float32), guest)
+        w3 = float(host_barrier_kj_mol(m.thermo, jnp.float32(temperature_K))) / 3.0
+        assert float(omega[0, i] - omega[0, j]) == pytest.approx(w3, abs=2e-3)
+
+
+def test_failed_refinement_is_flagged_not_hidden():
+    """A switch placed where the gap does not cross W/3 (a hand-made branch) cannot be refined inside its
+    bracket: the grid midpoint is reported with refined=False."""
+    m = load_material("mil53-al")
+    grid = np.geomspace(1e2, 30e5, 300)
+    b = isotherm_branches(m.thermo, 273.0, grid, "CO2")
+    k = int(np.searchsorted(grid, 0.5e5))  # far below the np -> lp step at 3 bar
+    fake = dataclasses.replace(b, adsorption_phase=np.where(np.arange(grid.size) >= k, 1, b.adsorption_phase))
+    steps = [t for t in find_transitions(m.thermo, 273.0, fake, "CO2") if t.branch == "adsorption" and t.phase_to == "lp"]
+    assert len(steps) == 1 and not steps[0].refined
+    assert steps[0].pressure_Pa == pytest.approx(float(np.sqrt(grid[k - 1] * grid[k])), rel=1e-6)
+    assert steps[0].as_dict()["refined"] is False
 
 
 def test_cli_phase_diagram(tmp_path, capsys):
     out = tmp_path / "pd.csv"
     rc = main(["phase-diagram", "--material", "dut8-ni", "--guest", "n-butane", "--temperature", "263..283 K",
-               "--temperatures", "3", "--pressure", "0.001..1 bar", "--points", "60", "-o", str(out), "--json"])
+               "--temperatures", "3", "--pressure", "0.001..0.6 bar", "--points", "60", "-o", str(out), "--json"])
     assert rc == 0
     info = json.loads(capsys.readouterr().out)
     assert len(info["temperatures"]) == 3
