@@ -124,8 +124,10 @@ def simulate_xrd_series(trajectory_path: str | Path, instrument_path: str | Path
         material_name = str(traj.provenance.get("material", ""))
         material = load_material(material_name)
         wavelength = float(np.min(np.asarray(instrument.wavelengths_A)))
-        d_min = d_min_for(float(np.max(np.asarray(instrument.wavelengths_A))), float(grid[-1]))
-        structures = tuple(phase_from_cif(phase.structure, d_min) for phase in material.phases)
+        lam_max, tth_max = float(np.max(np.asarray(instrument.wavelengths_A))), float(grid[-1])
+        d_min = d_min_for(lam_max, tth_max)
+        origin = f"{instrument_path}: λ = {lam_max:g} Å with 2θ up to {tth_max:g}°"
+        structures = tuple(phase_from_cif(phase.structure, d_min, d_min_origin=origin) for phase in material.phases)
         states = xrd_phase_states(traj, material, structures)
         observable = pattern_series(structures, states, instrument, jnp.asarray(grid), batch_size=batch_size)
         guests_pressure = traj.partial_pressure_Pa.sum(axis=1) if traj.partial_pressure_Pa.size else np.zeros(traj.n_frames)

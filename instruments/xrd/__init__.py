@@ -39,8 +39,10 @@ from instruments.xrd.reflections import (
     structure_factor_sq,
 )
 from instruments.xrd.structure import (
+    MAX_HKL,
     PhaseStructure,
     d_min_for,
+    estimated_hkl_count,
     lattice_parameters,
     load_structure,
     phase_from_cif,
@@ -52,6 +54,7 @@ __all__ = [
     "CU_KA2_A",
     "FORM_FACTOR_TABLES",
     "Instrument",
+    "MAX_HKL",
     "PhaseState",
     "PhaseStructure",
     "atomic_form_factor",
@@ -63,6 +66,7 @@ __all__ = [
     "d_spacing",
     "debye_intensity",
     "debye_intensity_histogram",
+    "estimated_hkl_count",
     "family_intensities",
     "form_factor_coefficients",
     "instrument_from_toml",

@@ -1,4 +1,4 @@
-"""Phase structures for the XRD forward model: atoms, form-factor coefficients and reflection families.
+r"""Phase structures for the XRD forward model: atoms, form-factor coefficients and reflection families.
 
 Host-side preparation (NumPy, pymatgen, spglib) done once per phase; everything the compiled model needs
 ends up in one frozen pytree, :class:`PhaseStructure`.
@@ -12,6 +12,14 @@ systematic absences and are dropped (centring and glide extinctions do not depen
 pymatgen's ``XRDCalculator`` instead sums every reciprocal-lattice point and merges by 2θ; both give the
 same intensities whenever |F| is equal on a Laue orbit, which holds without anomalous scattering and, with
 it, for the average |F(h)|²+|F(−h)|² used here.
+
+Size limit. The number of lattice points with d ≥ d_min is estimated before anything is allocated as the
+volume of the limiting sphere over the reciprocal-cell volume, :math:`N \approx \tfrac{4\pi}{3} d_{min}^{-3} V`
+(V the direct cell volume [Å³]); above :data:`MAX_HKL` (500,000 hkl before symmetry merging) the build is
+refused with a :class:`~twin.errors.DataFormatError` that names the cause (a short wavelength or a wide 2θ
+range). The enumeration itself runs one h-plane at a time and the Laue orbits one rotation at a time, so
+memory stays O(N) below the limit. A d_min above the largest d-spacing of the cell (no reflection at all) is
+refused the same way.
 
 Partial occupancy is handled in the average-structure approximation (f weighted by occupancy); a site
 whose occupancies sum above 1 or a species without form-factor coefficients (dummy atoms, unknown
@@ -39,9 +47,15 @@ __all__ = [
     "phase_from_cif",
     "d_min_for",
     "lattice_parameters",
+    "estimated_hkl_count",
+    "MAX_HKL",
 ]
 
 _OCCUPANCY_TOL = 1e-3
+
+#: Most hkl (before symmetry merging) one phase may enumerate: ~12 MB of indices and, after merging, a
+#: reflection list the compiled model evaluates in milliseconds to seconds per pattern on a CPU.
+MAX_HKL = 500_000
 
 
 def float_dtype() -> Any:
@@ -110,6 +124,58 @@ def d_min_for(wavelength_A: float, two_theta_max_deg: float, margin: float = 0.9
     return margin * wavelength_A / (2.0 * np.sin(np.radians(min(two_theta_max_deg, 179.9) / 2.0)))
 
 
+def estimated_hkl_count(volume_A3: float, d_min_A: float) -> float:
+    r"""Reciprocal-lattice points inside the limiting sphere |g| ≤ 1/d_min: :math:`\tfrac{4\pi}{3} V / d_{min}^3`.
+
+    The sphere volume over the reciprocal-cell volume 1/V (V the direct cell volume [Å³]); exact for
+    large counts, within a few points of the true count for small ones.
+    """
+    return 4.0 * np.pi / 3.0 * volume_A3 / d_min_A**3
+
+
+def _d_min_cause(d_min_A: float, origin: str) -> str:
+    return f"{origin} reaches d_min = {d_min_A:.4g} Å" if origin else f"d_min = {d_min_A:.4g} Å"
+
+
+def _check_hkl_budget(lattice: Any, d_min_A: float, where: str, origin: str) -> None:
+    """Refuse, before allocating, a d_min that reaches more than :data:`MAX_HKL` reflections."""
+    n_est = estimated_hkl_count(float(lattice.volume), d_min_A)
+    if n_est > MAX_HKL:
+        raise DataFormatError(
+            f"{where}: {_d_min_cause(d_min_A, origin)}, which would enumerate about {n_est:.2g} reflections "
+            f"(hkl before symmetry merging); the limit is {MAX_HKL:,}: use a longer wavelength or a narrower "
+            "2θ range"
+        )
+
+
+def _no_reflection_error(lattice: Any, d_min_A: float, where: str, origin: str) -> DataFormatError:
+    """The error for a d_min above every d-spacing, naming the largest d (searched over |h|,|k|,|l| ≤ 2)."""
+    small = np.stack(np.meshgrid(*[np.arange(-2, 3)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    small = small[np.any(small != 0, axis=1)]
+    g_len = np.linalg.norm(small @ lattice.reciprocal_lattice_crystallographic.matrix, axis=1)
+    hkl = " ".join(str(int(x)) for x in np.abs(small[np.argmin(g_len)]))
+    return DataFormatError(
+        f"{where}: {_d_min_cause(d_min_A, origin)}, above the largest d-spacing of the cell "
+        f"({1.0 / g_len.min():.4g} Å, ({hkl})): no reflection falls in range; use a shorter wavelength or a "
+        "wider 2θ range"
+    )
+
+
+def _enumerate_hkl(lattice: Any, d_min_A: float) -> np.ndarray:
+    """All integer hkl ≠ 0 with 1/d = |h·(a*, b*, c*)| ≤ 1/d_min, one h-plane at a time (|h| ≤ a/d_min)."""
+    rec = lattice.reciprocal_lattice_crystallographic.matrix  # rows a*, b*, c* [1/Å]
+    hmax = np.floor(np.array(lattice.abc) / d_min_A).astype(int)
+    k, l_ = np.meshgrid(np.arange(-hmax[1], hmax[1] + 1), np.arange(-hmax[2], hmax[2] + 1), indexing="ij")
+    kl = np.stack([k.ravel(), l_.ravel()], axis=1)
+    kl_g = kl @ rec[1:]
+    planes = []
+    for h in range(-hmax[0], hmax[0] + 1):  # ≤ 2·a/d_min + 1 planes; each O(N / planes) memory
+        g_len = np.linalg.norm(h * rec[0] + kl_g, axis=1)
+        keep = (g_len > 0) & (g_len <= 1.0 / d_min_A + 1e-9)
+        planes.append(np.column_stack([np.full(int(keep.sum()), h), kl[keep]]))
+    return np.concatenate(planes).astype(np.int64)
+
+
 def load_structure(path: str | Path) -> Any:
     """Read a CIF (or any format pymatgen reads) into a pymatgen Structure.
 
@@ -150,12 +216,16 @@ def _laue_rotations(structure: Any, symprec: float) -> np.ndarray:
 
 
 def _families(hkl: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Laue-orbit label of every hkl (vectorised): canonical member = lexicographic max of the orbit."""
-    orbit = np.einsum("oji,mj->moi", rotations, hkl)  # h' = Rᵀh for x' = Rx
-    span = int(np.abs(orbit).max()) + 1
+    """Laue-orbit label of every hkl: canonical member = lexicographic max of the orbit.
+
+    One rotation at a time (h' = Rᵀh for x' = Rx), vectorised over hkl: O(n_hkl) memory.
+    """
+    span = max(int(np.abs(hkl @ rot).max()) for rot in rotations) + 1
     base = 2 * span + 1
-    codes = ((orbit[..., 0] + span) * base + (orbit[..., 1] + span)) * base + (orbit[..., 2] + span)
-    canon = codes.max(axis=1)
+    canon = np.full(len(hkl), -1, dtype=np.int64)
+    for rot in rotations:  # ≤ 48 Laue operations
+        h = hkl @ rot + span
+        np.maximum(canon, (h[:, 0] * base + h[:, 1]) * base + h[:, 2], out=canon)
     _, label = np.unique(canon, return_inverse=True)
     return label, canon
 
@@ -200,6 +270,7 @@ def phase_from_structure(
     symprec: float = 1e-3,
     name: str = "",
     where: str = "structure",
+    d_min_origin: str = "",
 ) -> PhaseStructure:
     """Build a :class:`PhaseStructure` from a pymatgen ``Structure``.
 
@@ -212,10 +283,11 @@ def phase_from_structure(
         anomalous: optional ``{element: (f′, f″)}`` at the wavelength used.
         symprec: spglib tolerance [Å] for the Laue group.
         name, where: label and the place named in error messages (file name).
+        d_min_origin: what set d_min, for error messages (e.g. ``"λ = 0.01 Å with 2θ up to 50°"``).
 
     Raises:
         MaterialError: unknown table, element without coefficients; DataFormatError: bad occupancy,
-        d_min_A ≤ 0.
+        d_min_A ≤ 0, more than :data:`MAX_HKL` reflections or none at all with d ≥ d_min_A.
     """
     from pymatgen.analysis.diffraction.core import get_ustar
 
@@ -223,6 +295,7 @@ def phase_from_structure(
         raise MaterialError(f"{where}: unknown form-factor table {table!r}; expected one of {FORM_FACTOR_TABLES}")
     if not np.isfinite(d_min_A) or d_min_A <= 0:
         raise DataFormatError(f"{where}: d_min must be a positive length in Å, got {d_min_A}")
+    _check_hkl_budget(structure.lattice, d_min_A, where, d_min_origin)
     symbols, frac, occ, spec = _species_table(structure, table, where)
     try:
         coeff = form_factor_coefficients(tuple(symbols), table)
@@ -248,14 +321,10 @@ def phase_from_structure(
         u_star = np.array(per_site, dtype=float)
 
     # ---- enumerate hkl with d >= d_min at the reference lattice
-    lat = structure.lattice
-    rec = lat.reciprocal_lattice_crystallographic.matrix  # rows a*, b*, c* [1/Å]
-    hmax = np.floor(np.array(lat.abc) / d_min_A).astype(int)
-    grids = np.meshgrid(*[np.arange(-m, m + 1) for m in hmax], indexing="ij")
-    hkl = np.stack([g.ravel() for g in grids], axis=1)
-    g_len = np.linalg.norm(hkl @ rec, axis=1)
-    keep = (g_len > 0) & (g_len <= 1.0 / d_min_A + 1e-9)
-    hkl, g_len = hkl[keep], g_len[keep]
+    rec = structure.lattice.reciprocal_lattice_crystallographic.matrix  # rows a*, b*, c* [1/Å]
+    hkl = _enumerate_hkl(structure.lattice, d_min_A)
+    if len(hkl) == 0:
+        raise _no_reflection_error(structure.lattice, d_min_A, where, d_min_origin)
     rotations, system = _laue_rotations(structure, symprec)
     label, canon = _families(hkl, rotations)
     n_fam = int(label.max()) + 1 if len(label) else 0
@@ -282,9 +351,11 @@ def phase_from_structure(
     a, b, c = coeff["a"], coeff["b"], coeff["c"]
     gauss = np.sum(a[None] * np.exp(-b[None] * (s**2)[:, None, None]), axis=-1)
     f0 = c[None] - 41.78214 * (s**2)[:, None] * gauss if table == "pymatgen" else c[None] + gauss
-    phase = np.exp(2j * np.pi * (rep @ frac.T))
-    f_hkl = (phase * (occ[None] * f0[:, spec])).sum(axis=1)
-    f2 = np.abs(f_hkl) ** 2
+    f2 = np.empty(n_fam)
+    chunk = max(1, 4_000_000 // len(spec))  # families per block: ≤ 4M complex terms (64 MB) at a time
+    for lo in range(0, n_fam, chunk):
+        phase = np.exp(2j * np.pi * (rep[lo:lo + chunk] @ frac.T))
+        f2[lo:lo + chunk] = np.abs((phase * (occ[None] * f0[lo:lo + chunk][:, spec])).sum(axis=1)) ** 2
     present = f2 > 1e-9 * f2.max() if n_fam else np.zeros(0, bool)
     order_d = np.argsort(-1.0 / np.maximum(s[present], 1e-12))  # by increasing 2θ (decreasing d)
     sel = np.flatnonzero(present)[order_d]

@@ -67,8 +67,14 @@ def _handle(args: argparse.Namespace) -> int:
         lam = CU_KA1_A if isinstance(wavelength, str) else wavelength
         wavelength_label = lam
     lam_max = float(np.max(np.asarray(inst.wavelengths_A)))
-    phase = phase_from_cif(args.structure, d_min_for(lam_max, hi), table=args.table)
+    origin = f"λ = {lam_max:g} Å with 2θ up to {hi:g}°"
+    phase = phase_from_cif(args.structure, d_min_for(lam_max, hi), table=args.table, d_min_origin=origin)
     peaks = peak_list(phase, lam, (lo, hi))
+    if not peaks:
+        raise DataFormatError(
+            f"{args.structure}: no reflection falls in 2θ = {lo:g}–{hi:g}° at λ = {lam:g} Å; "
+            "widen the 2θ range or change the wavelength"
+        )
     result: dict = {"structure": str(args.structure), "wavelength_A": round(float(wavelength_label), 6),
                     "two_theta_range_deg": [lo, hi], "form_factor_table": args.table}
     if args.output or not args.peaks:

@@ -83,3 +83,40 @@ def test_partial_occupancy_average_structure_and_dummy_species():
     dummy = Structure(Lattice.cubic(3.6), [DummySpecies("X")], [[0, 0, 0]])
     with pytest.raises(MaterialError, match=r"dummy\.cif: site 0 holds species 'X', which is not a chemical element"):
         phase_from_structure(dummy, 1.0, where="dummy.cif")
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        # λ = 0.01 Å to 50°: d_min = 0.0115 Å, 4π/3·V/d_min³ ≈ 3.9e9 hkl; refused before any allocation
+        (["--wavelength", "0.01 A", "--two-theta", "3..50"],
+         r"mil53al_lp\.cif: λ = 0\.01 Å with 2θ up to 50° reaches d_min = 0\.01148 Å, which would enumerate "
+         r"about 3\.9e\+09 reflections \(hkl before symmetry merging\); the limit is 500,000"),
+        # λ = 100 Å: d_min = 115 Å exceeds b = 16.7 Å, the longest cell edge
+        (["--wavelength", "100 A"],
+         r"λ = 100 Å with 2θ up to 50° reaches d_min = 114\.8 Å, above the largest d-spacing of the cell "
+         r"\(16\.74 Å, \(0 1 0\)\): no reflection falls in range"),
+        # reflections exist, but none between 40.00° and 40.05° (Kα1)
+        (["--wavelength", "CuKa1", "--two-theta", "40..40.05"],
+         r"mil53al_lp\.cif: no reflection falls in 2θ = 40–40\.05° at λ = 1\.54059 Å"),
+    ],
+)
+def test_reflection_limits_exit_2_with_one_line(repo_root, capsys, args, match):
+    import re
+
+    cif = repo_root / "datasets/structures/mil53al_lp.cif"
+    assert main(["xrd", str(cif), *args, "--peaks"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(match, err), err
+
+
+def test_hkl_estimate_matches_enumerated_count(repo_root):
+    """4π/3·V/d_min³ (limiting sphere over reciprocal-cell volume) against the hkl actually enumerated:
+    within 2 % once the sphere holds ~10⁴ points (surface error ∝ N^(-1/3))."""
+    from instruments.xrd import estimated_hkl_count, load_structure
+    from instruments.xrd.structure import _enumerate_hkl
+
+    lattice = load_structure(repo_root / "datasets/structures/mil53al_lp.cif").lattice
+    hkl = _enumerate_hkl(lattice, 0.6)
+    assert len(hkl) == pytest.approx(estimated_hkl_count(lattice.volume, 0.6), rel=0.02)
+    assert len({tuple(h) for h in hkl}) == len(hkl)  # each point once

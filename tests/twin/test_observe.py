@@ -1,0 +1,80 @@
+"""``twin.observe`` on a real (tiny) trajectory: one XRD pattern per frame, lp/np reflections following the
+phase fractions the engine wrote, first/last CSV files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from instruments.series_io import read_xrd_series
+from twin.engine.run import run_scenario
+from twin.observe import observe_xrd, write_first_last_csv
+from twin.scenario import parse_scenario
+from twin.trajectory import Trajectory
+
+# 8×8×8 cells of MIL-53(Al) (a 53 × 134 × 103 Å block) under a CO2 ramp 0.2 → 16 bar in 60 s at 303 K:
+# np at the start, lp after the switch (the material's CO2 np → lp pressure at 303 K lies between 2.8 and 5.5 bar).
+SCENARIO = """
+name = "observe-test-ramp"
+material = "mil53-al"
+seed = 1
+[crystal]
+size_cells = 8
+[protocol]
+gases = { CO2 = 1.0 }
+temperature = "303 K"
+pressure = "0.2 bar"
+[[protocol.segments]]
+type = "ramp"
+pressure = "16 bar"
+duration = "60 s"
+[numerics]
+frame_interval = "10 s"
+"""
+
+
+def _at(two_theta_deg, intensity, center_deg):
+    """Intensity of every frame at the grid point nearest ``center_deg``: (n_frames,)."""
+    return intensity[:, np.argmin(np.abs(two_theta_deg - center_deg))]
+
+
+def test_observe_xrd_on_a_pressure_ramp(tmp_path, repo_root):
+    """MIL-53(Al) lp (011) at 8.67° and np (110) at 12.52° 2θ (Cu Kα1; Loiseau et al., Chem. Eur. J. 10,
+    1373 (2004) cells): lp grows and np shrinks as the pressure passes the switch, and their heights
+    follow the lp and np fractions the engine wrote (the reference independent of the forward model).
+    The np line also broadens when the np region breaks into small domains just above the switch, so
+    its height is less than proportional to the np fraction there (correlation > 0.95, lp > 0.99)."""
+    out = tmp_path / "run"
+    traj_path = run_scenario(parse_scenario(SCENARIO), out, show_progress=False)
+    xrd_path = observe_xrd(out, repo_root / "datasets/instruments/lab_cuka.toml")
+    assert xrd_path == out / "observables" / "xrd.h5"
+
+    with Trajectory(traj_path) as traj:
+        n_frames, time_s = traj.n_frames, np.asarray(traj.time_s)
+        pressure_bar = traj.partial_pressure_Pa.sum(axis=1) / 1e5
+        lp_fraction = traj.summary("phase_fraction")[:, list(traj.phases).index("lp")]
+    series = read_xrd_series(xrd_path)
+    grid = np.asarray(series.axis)
+    assert series.intensity.shape == (n_frames, grid.size) and n_frames == 7  # one pattern per frame (0…60 s)
+    np.testing.assert_allclose(series.time_s, time_s)
+    np.testing.assert_allclose(series.pressure_bar, pressure_bar, rtol=1e-6)
+    assert lp_fraction[0] < 0.05 and lp_fraction[-1] > 0.9  # the ramp crosses the switch
+
+    i_lp = _at(grid, series.intensity, 8.67)
+    i_np = _at(grid, series.intensity, 12.52)
+    assert i_lp[-1] > 10.0 * i_lp[0] and i_np[0] > 10.0 * i_np[-1]
+    switch = int(np.argmax(lp_fraction > 0.5))
+    assert 0 < switch < n_frames - 1
+    assert i_lp[switch:].min() > i_lp[:switch].max() and i_np[:switch].min() > i_np[switch:].max()
+    assert np.corrcoef(i_lp, lp_fraction)[0, 1] > 0.99
+    assert np.corrcoef(i_np, 1.0 - lp_fraction)[0, 1] > 0.95
+
+    first, last = write_first_last_csv(xrd_path)
+    assert (first.name, last.name) == ("xrd_first.csv", "xrd_last.csv") and first.parent == xrd_path.parent
+    for path, row in ((first, 0), (last, -1)):
+        table = pd.read_csv(path)
+        assert list(table.columns) == ["two_theta_deg", "intensity"]
+        np.testing.assert_allclose(table["two_theta_deg"], grid)
+        np.testing.assert_allclose(table["intensity"], series.intensity[row], rtol=1e-6)
+    assert series.wavelength_A == pytest.approx(1.5405929, abs=1e-6)
