@@ -14,7 +14,8 @@ spinodals at |ΔΩ| = W/3) and adds what the mesoscale engine resolves cell by c
   and area 6L² has per cell the extra gap :math:`s(L) = \Delta\gamma\cdot 6 V_{cell}/L` (Δγ = γ_open − γ_closed,
   converted to kJ/mol per cell with N_A), so that small crystals switch later or never — the
   "downsizing" effect (C. Sakata et al., Science 339, 193 (2013); S. Krause et al., Nature Commun. 9, 1573
-  (2018) for DUT-8(Ni)). The area change between the phases is neglected.
+  (2018) for DUT-8(Ni)); L and V_cell are those of the open phase (:mod:`twin.thermo.surface`). The area
+  change between the phases is neglected.
 * **Defects.** Local free-energy offsets of the cells form a Gaussian random field of standard deviation
   σ_d [kJ/mol per cell] and correlation length ξ. With strong coupling J the crystal switches
   cooperatively (one domain; the regime where the mesoscale engine shows a single front), so what matters
@@ -52,9 +53,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 from jaxtyping import Array, Float
-from scipy import constants as sc
 
 from twin.thermo import phase_loadings, phase_potentials
+from twin.thermo.surface import size_shift_kj_mol
 from twin.thermo.params import ThermoParams
 from twin.thermo.transitions import single_guest_conditions
 
@@ -68,9 +69,6 @@ __all__ = [
     "branch_gaps",
     "powder_branches",
 ]
-
-#: J per cell → kJ/mol per cell
-_J_TO_KJ_MOL = sc.N_A / 1000.0
 
 
 @jax.tree_util.register_dataclass
@@ -128,14 +126,18 @@ def volume_weighted_size_nm(sample: SampleParams) -> Float[Array, ""]:
 
 
 def surface_shift_kj_mol(size_nm: Float[Array, "..."], surface_energy_J_m2, cell_volume_A3) -> Float[Array, "..."]:
-    r"""s(L) = Δγ·6V_cell/L [kJ/mol per cell] for a cube of edge L (Δγ in J/m², V in Å³, L in nm)."""
-    return surface_energy_J_m2 * 6.0 * (cell_volume_A3 * 1e-30) / (size_nm * 1e-9) * _J_TO_KJ_MOL
+    r"""s(L) = Δγ·6V_cell/L [kJ/mol per cell] for a cube of edge L (Δγ in J/m², V in Å³, L in nm);
+    :func:`twin.thermo.surface.size_shift_kj_mol`, with L measured in the open phase (its V_cell)."""
+    return size_shift_kj_mol(surface_energy_J_m2, size_nm, cell_volume_A3)
 
 
 def crystal_offset_sigma_kj_mol(size_nm: Float[Array, "..."], sample: SampleParams) -> Float[Array, "..."]:
-    r"""σ(L) = √(σ_d²·ξ³/(ξ³ + L³) + σ_0²) [kJ/mol per cell], std of a crystal's mean offset."""
-    xi3 = sample.defect_correlation_nm**3
-    return jnp.sqrt(sample.defect_sigma_kj_mol**2 * xi3 / (xi3 + size_nm**3) + sample.intrinsic_sigma_kj_mol**2)
+    r"""σ(L) = √(σ_d²·ξ³/(ξ³ + L³) + σ_0²) [kJ/mol per cell], std of a crystal's mean offset.
+
+    ξ³/(ξ³ + L³) is evaluated as the logistic function of −3 ln(L/ξ), so that the extreme sizes of a wide
+    distribution (L³ beyond the float32 range) neither overflow nor give a NaN derivative."""
+    ratio = jax.nn.sigmoid(-3.0 * (jnp.log(size_nm) - jnp.log(sample.defect_correlation_nm)))
+    return jnp.sqrt(sample.defect_sigma_kj_mol**2 * ratio + sample.intrinsic_sigma_kj_mol**2)
 
 
 def branch_gaps(params: ThermoParams, guest: str, temperature_K, pressures_Pa: Float[Array, "n_points"]):
@@ -184,7 +186,7 @@ def powder_branches(
     m_top = m_ads[-1]
     m_des = jnp.maximum(jax.lax.cummax(g_des), g_ads[-1])
     sizes, weights = size_nodes(sample, n_nodes)
-    shift = surface_shift_kj_mol(sizes, sample.surface_energy_J_m2, params.volume_A3[0])  # (n_nodes,)
+    shift = surface_shift_kj_mol(sizes, sample.surface_energy_J_m2, params.volume_A3[-1])  # (n_nodes,)
     sigma = crystal_offset_sigma_kj_mol(sizes, sample)
     z_ads = (-h - shift[:, None] - m_ads[None, :]) / sigma[:, None]
     open_ads = weights @ ndtr(z_ads)
