@@ -12,6 +12,7 @@ format                     detected by                      reader (library)
 =========================  ===============================  ===========================================
 xy/xye/dat/csv/txt/int01   text with numeric columns        :mod:`.columns` (own, line-checked)
 PANalytical XRDML          XML root ``xrdMeasurements``     :mod:`.xrdml` (defusedxml)
+other XML                  leading ``<``                    refused, naming the root element
 Bruker BRML                zip with ``RawData*.xml``        :mod:`.vendor_xrd` (defusedxml)
 Rigaku RASX                zip with ``Profile*.txt``        :mod:`.vendor_xrd` (defusedxml)
 Bruker RAW v4              magic ``RAW4.00``                :mod:`.vendor_xrd` (own, record walk)
@@ -41,6 +42,7 @@ __all__ = ["read_measurement", "detect_format", "FORMATS"]
 FORMATS: dict[str, str] = {
     "columns": "text columns (.xy, .xye, .dat, .csv, .txt, GudrunX .int01, isotherm CSV)",
     "xrdml": "PANalytical XRDML (XML)",
+    "xml": "other XML: refused, naming its root element (XRDML is the only plain-XML measurement format read)",
     "brml": "Bruker BRML (zip of XML)",
     "rasx": "Rigaku RASX (zip of text + XML)",
     "bruker-raw": "Bruker RAW v4 (binary)",
@@ -189,7 +191,12 @@ def read_measurement(path: str | Path, *, format: str | None = None, **options: 
         from instruments.io._xml import local, parse_xml
 
         root = parse_xml(p, data)
-        raise fail(p, "root element", f"XML with root <{local(root.tag)}> is not a known measurement format (expected XRDML)")
+        if local(root.tag) == "xrdMeasurements":
+            from instruments.io.xrdml import read_xrdml
+
+            return read_xrdml(p, data)
+        raise fail(p, "root element", f"XML with root <{local(root.tag)}> is not a known measurement format "
+                   "(expected XRDML, root <xrdMeasurements>; BRML and RASX are read from their zip files)")
     if fmt == "brml":
         from instruments.io.vendor_xrd import read_brml
 

@@ -26,6 +26,7 @@ __all__ = [
     "check_finite",
     "check_axis",
     "guard",
+    "number",
     "MAX_FILE_BYTES",
     "KALPHA",
 ]
@@ -119,7 +120,7 @@ def check_finite(path: Path, values: np.ndarray, what: str, where: Callable[[int
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
-        raise fail(path, where(i), f"{what} is {values.flat[i]} (not a finite number)")
+        raise fail(path, where(i), f"{what} is {number(values.flat[i])} (not a finite number)")
 
 
 def check_axis(path: Path, axis: np.ndarray, what: str, where: Callable[[int], str]) -> np.ndarray:
@@ -138,14 +139,25 @@ def check_axis(path: Path, axis: np.ndarray, what: str, where: Callable[[int], s
         return np.arange(axis.size)
     if np.all(d < 0):
         return np.arange(axis.size)[::-1]
-    sign = 1.0 if d[0] > 0 else -1.0
+    nonzero = np.flatnonzero(d)
+    sign = 1.0 if nonzero.size == 0 or d[nonzero[0]] > 0 else -1.0
     bad = int(np.flatnonzero(~(sign * d > 0))[0]) + 1
+    if axis[bad] == axis[bad - 1]:
+        raise fail(path, where(bad), f"{what} has a duplicate axis value {number(axis[bad])} (the same as the point before it)")
     raise fail(
         path,
         where(bad),
-        f"{what} is not monotonic: {axis[bad]!r} follows {axis[bad - 1]!r} "
+        f"{what} is not monotonic: {number(axis[bad])} follows {number(axis[bad - 1])} "
         f"(expected strictly {'increasing' if sign > 0 else 'decreasing'} values)",
     )
+
+
+def number(value: Any) -> str:
+    """A number as a message shows it: ``2``, ``12.02``, ``1e-05``, ``nan`` (never ``np.float64(2.0)``)."""
+    try:
+        return f"{float(value):.12g}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def guard(path: Path, fn: Callable[[], T], what: str, errors: Sequence[type[BaseException]] = ()) -> T:

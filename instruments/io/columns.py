@@ -20,8 +20,13 @@ The axis name and unit come from the header, else from the extension (``.int01``
 Q in Å⁻¹; others → 2θ in deg, marked ``axis_assumed`` in the metadata), else from ``axis=``.
 
 Isotherms: a header with a pressure column and an ``uptake``/``amount``/``loading``/``adsorbed``
-column gives an isotherm on a pressure axis in bar; a ``branch`` column (adsorption/desorption)
-splits it into a :class:`~instruments.measurement.MeasurementSeries` in order of appearance.
+column gives an isotherm on a pressure axis in bar; a ``branch`` column splits it into a
+:class:`~instruments.measurement.MeasurementSeries` in order of appearance. Branch labels ``adsorption``/
+``ads`` and ``desorption``/``des`` (any case) become the items ``adsorption`` and ``desorption``; any
+other label is refused with its line.
+
+A 2θ axis (named by the header or assumed) must lie inside (0, 180) deg; a value outside is refused
+with its line (a first column that is not 2θ needs ``axis=``).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.io._base import check_axis, check_finite, decode_text, fail, parse_float
+from instruments.io._base import check_axis, check_finite, decode_text, fail, number, parse_float
 from instruments.io._quantities import axis_from_label, condition_from_text
 from instruments.measurement import Measurement, MeasurementSeries, counting_uncertainty
 from instruments.observable import AXIS_UNITS, Axis
@@ -45,6 +50,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?$")
 _WAVELENGTH = re.compile(r"(?:wavelength|lambda|λ)\s*[:=]?\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*(Å|A|angstrom|nm)?", re.I)
 _SIGMA_NAME = re.compile(r"sigma|esd|err|uncert|\bsd\b|\bstd\b|\bdy\b|\bdi\b", re.I)
 _UPTAKE_NAME = re.compile(r"uptake|amount|loading|adsorbed|n_ads|quantity", re.I)
+#: isotherm branch labels (lower case) → the label of the series item
+_BRANCHES = {"adsorption": "adsorption", "ads": "adsorption", "desorption": "desorption", "des": "desorption"}
 
 
 def _is_number(token: str) -> bool:
@@ -242,6 +249,12 @@ def read_columns(
     y = table[:, yi]
     where = lambda i: f"line {row_lines[i]}"  # noqa: E731
     order = check_axis(path, x, f"the {axis_name} axis (column {xi + 1})", where)
+    if axis_name == "two_theta":
+        outside = np.flatnonzero(~((x > 0.0) & (x < 180.0)))
+        if outside.size:
+            k = int(outside[0])
+            hint = "; pass axis= if the first column is not 2θ" if metadata.get("axis_assumed") else ""
+            raise fail(path, where(k), f"2θ value {number(x[k])} deg in column {xi + 1} is outside (0, 180) deg{hint}")
     check_finite(path, y, f"the value in column {yi + 1}", where)
     sigma = None
     kind = "unknown"
@@ -249,7 +262,7 @@ def read_columns(
         sigma = table[:, si]
         neg = np.flatnonzero(sigma < 0)
         if neg.size:
-            raise fail(path, where(int(neg[0])), f"negative uncertainty {sigma[neg[0]]!r} in column {si + 1}")
+            raise fail(path, where(int(neg[0])), f"negative uncertainty {number(sigma[neg[0]])} in column {si + 1}")
         kind = "file"
     y_name = names[yi] if names is not None else ""
     if technique is None:
@@ -263,7 +276,7 @@ def read_columns(
         if is_counts:
             if np.any(y < 0):
                 bad = int(np.flatnonzero(y < 0)[0])
-                raise fail(path, where(bad), f"negative count {y[bad]!r} (counts=True)")
+                raise fail(path, where(bad), f"negative count {number(y[bad])} (counts=True)")
             sigma = counting_uncertainty(y)
             kind = "counting"
             unit = unit or "counts"
@@ -310,7 +323,7 @@ def _isotherm(
     check_finite(path, u, f"the uptake (column {u_idx + 1})", where)
     neg = np.flatnonzero(p < 0)
     if neg.size:
-        raise fail(path, where(int(neg[0])), f"negative pressure {p[neg[0]]!r}")
+        raise fail(path, where(int(neg[0])), f"negative pressure {number(p[neg[0]])} bar")
     unit_match = re.search(r"(mmol|mol|ml|cm3|cc|wt|g|molecules|molec)[\w/]*", names[u_idx], re.I)
     unit = names[u_idx][unit_match.start():] if unit_match else "arb."
     branch_idx = next((i for i in sorted(text_columns) if names[i].lower() == "branch"), None)
@@ -320,13 +333,18 @@ def _isotherm(
             axis=Axis(p, "pressure", "bar"), values=u, quantity="uptake", unit=unit, technique="isotherm",
             conditions=conditions, metadata=meta, source=str(path), source_line=row_lines[0], format="isotherm-csv",
         )
-    labels: list[str] = []
-    for cells in rows:
-        if cells[branch_idx] not in labels:
-            labels.append(cells[branch_idx])
+    branches = []
+    for cells, lineno in zip(rows, row_lines, strict=True):
+        label = _BRANCHES.get(cells[branch_idx].strip().lower())
+        if label is None:
+            shown = cells[branch_idx][:30]
+            raise fail(path, f"line {lineno}", f"branch {shown!r} in column {branch_idx + 1} is not an isotherm branch "
+                       "(expected adsorption/ads or desorption/des, any case)")
+        branches.append(label)
+    labels = list(dict.fromkeys(branches))
     items = []
     for label in labels:
-        sel = np.array([cells[branch_idx] == label for cells in rows])
+        sel = np.array([b == label for b in branches])
         first = int(np.flatnonzero(sel)[0])
         items.append(
             Measurement(

@@ -96,17 +96,25 @@ def decode_asdf_line(line: str, path: Path, where: str) -> tuple[list[float], bo
 
 
 def _parse_blocks(path: Path, text: str) -> list[tuple[dict[str, tuple[str, int]], list[tuple[str, int]], str | None]]:
-    """Split into blocks: (labels → (value, line), data lines with numbers, table kind)."""
+    """Split into blocks: (labels → (value, line), data lines with numbers, table kind).
+
+    Every ``##TITLE=`` opens a block and every ``##END=`` closes the innermost open one. A link block
+    that declares ``##BLOCKS= n`` must hold exactly n blocks before its own ``##END=``; a file that ends
+    with a block still open, or an ``##END=`` with no open block, is refused with the line.
+    """
     blocks = []
     labels: dict[str, tuple[str, int]] = {}
     data: list[tuple[str, int]] = []
     table: str | None = None
-    depth = 0
+    # open blocks, outermost first: [line of ##TITLE=, declared ##BLOCKS= (n, line) or None, blocks inside]
+    open_blocks: list[list[Any]] = []
     seen_label = False
+    last_line = 0
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("$$"):
             continue
+        last_line = lineno
         if line.startswith("##"):
             seen_label = True
             key, sep, value = line[2:].partition("=")
@@ -116,13 +124,26 @@ def _parse_blocks(path: Path, text: str) -> list[tuple[dict[str, tuple[str, int]
             value = value.split("$$", 1)[0].strip()
             table = None
             if key == "TITLE":
-                if labels and "TITLE" in labels and depth > 0 and "END" not in labels:
+                if labels and "TITLE" in labels and open_blocks and "END" not in labels:
                     # a nested block starts inside a link block: close the link block's header
                     blocks.append((labels, data, None))
                     labels, data = {}, []
-                depth += 1
+                if open_blocks:
+                    open_blocks[-1][2] += 1
+                open_blocks.append([lineno, None, 0])
+            if key == "BLOCKS" and open_blocks:
+                n = parse_float(value.split()[0] if value.split() else value, path, f"line {lineno}", "a number of blocks for ##BLOCKS=")
+                if n != int(n) or n < 1:
+                    raise fail(path, f"line {lineno}", f"##BLOCKS= must be a positive integer, got {value[:30]!r}")
+                open_blocks[-1][1] = (int(n), lineno)
             if key == "END":
-                depth -= 1
+                if not open_blocks:
+                    raise fail(path, f"line {lineno}", "##END= closes no block (no ##TITLE= opened one)")
+                title_line, declared, inside = open_blocks.pop()
+                if declared is not None and inside != declared[0]:
+                    raise fail(path, f"line {lineno}",
+                               f"##BLOCKS= {declared[0]} on line {declared[1]} but the link block opened on line "
+                               f"{title_line} holds {inside} blocks before this ##END=")
                 labels["END"] = ("", lineno)
                 blocks.append((labels, data, labels.get("_TABLE", ("", 0))[0] or None))
                 labels, data = {}, []
@@ -139,16 +160,18 @@ def _parse_blocks(path: Path, text: str) -> list[tuple[dict[str, tuple[str, int]
         if table is not None:
             data.append((line, lineno))
         # text continuation of a label value is ignored
-    if labels and ("TITLE" in labels or data):
-        lineno = max([v[1] for v in labels.values()] + [d[1] for d in data])
-        raise fail(path, f"line {lineno}", "file ends before '##END=' (truncated)")
+    if open_blocks:
+        raise fail(path, f"line {last_line}",
+                   f"file ends before '##END=' of the block opened by ##TITLE= on line {open_blocks[-1][0]} (truncated)")
+    if labels and data:
+        raise fail(path, f"line {last_line}", "data after the last '##END=' belong to no block")
     return blocks
 
 
-def _num(path: Path, labels: dict[str, tuple[str, int]], key: str, required: bool = False) -> float | None:
+def _num(path: Path, labels: dict[str, tuple[str, int]], key: str, required: bool = False, where: str | None = None) -> float | None:
     if key not in labels:
         if required:
-            raise fail(path, None, f"missing required label ##{key}=")
+            raise fail(path, where, f"missing required label ##{key}=")
         return None
     value, line = labels[key]
     return parse_float(value.split()[0] if value.split() else value, path, f"line {line}", f"a number for ##{key}=")
@@ -158,9 +181,10 @@ def _decode_xydata(path: Path, labels: dict[str, tuple[str, int]], rows: list[tu
     form, form_line = labels["XYDATA"]
     if not re.match(r"^\(\s*X\+\+\s*\(\s*[YRI]\.\.[YRI]\s*\)\s*\)$", form.replace(" ", "")):
         raise fail(path, f"line {form_line}", f"unsupported ##XYDATA= form {form!r}; expected (X++(Y..Y))")
-    firstx = _num(path, labels, "FIRSTX", True)
-    lastx = _num(path, labels, "LASTX", True)
-    npoints = _num(path, labels, "NPOINTS", True)
+    table_at = f"line {form_line}"  # a missing label is reported at the table that needs it
+    firstx = _num(path, labels, "FIRSTX", True, table_at)
+    lastx = _num(path, labels, "LASTX", True, table_at)
+    npoints = _num(path, labels, "NPOINTS", True, table_at)
     xfactor = _num(path, labels, "XFACTOR") or 1.0
     yfactor = _num(path, labels, "YFACTOR") or 1.0
     n = int(npoints)

@@ -18,21 +18,26 @@ Raw data (``fid``): the digital-filter group delay is removed (nmrglue
 acquisition parameters (nmrglue ``guess_udic``: SW_h, SFO1, O1). No phase correction is known for a
 raw FID, so the magnitude spectrum is returned and ``metadata['spectrum']`` says so; 2-D data is
 refused.
+
+Parameter text: before nmrglue parses ``acqus``/``procs``, :func:`check_parameter_text` refuses (with the
+file and line) the two damaged forms on which nmrglue's parser never returns: a ``<string>`` value that is
+never closed and a ``(0..n)`` array with fewer than n + 1 values before the end of the file.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from instruments.io._base import check_finite, fail, guard
+from instruments.io._base import check_finite, fail, guard, read_bytes
 from instruments.measurement import Measurement
 from instruments.observable import Axis
 
-__all__ = ["read_bruker_nmr", "is_bruker_nmr"]
+__all__ = ["read_bruker_nmr", "is_bruker_nmr", "check_parameter_text"]
 
 
 def is_bruker_nmr(path: Path) -> bool:
@@ -71,6 +76,86 @@ def _number(path: Path, dic: dict[str, Any], key: str, where: str) -> float:
     return value
 
 
+_PARAMETER_FILES = ("acqus", "acqu2s", "acqu3s", "acqu4s", "procs", "proc2s", "proc3s", "proc4s")
+_PARAMETER_FILE_BYTES = 16 * 1024**2
+
+
+def _lines_as_nmrglue_reads(text: str) -> list[str]:
+    """Lines split like ``readline`` in text mode (universal newlines), without the empty end of file."""
+    parts = re.split(r"\r\n|\r|\n", text)
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def check_parameter_text(path: Path, file: Path, rel: str) -> None:
+    """Refuse a Bruker parameter file (``acqus``, ``procs``: ``##$KEY= value`` lines) that nmrglue cannot finish.
+
+    nmrglue's parser (``bruker.parse_jcamp_line``) reads on past the end of the file, forever, when a
+    ``<string>`` value is never closed or a ``(0..n)`` array holds fewer than n + 1 values; this check walks
+    the lines the way nmrglue does and raises :class:`DataFormatError` with the file and line instead.
+    Everything else (bad numbers, unknown lines) is left to nmrglue, which keeps such values as text.
+    """
+    if file.stat().st_size == 0:
+        return  # nmrglue reads an empty parameter file as no parameters
+    data = read_bytes(file, limit=_PARAMETER_FILE_BYTES)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            return  # nmrglue fails to decode it too; guard() reports that
+    lines = _lines_as_nmrglue_reads(text)
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        lineno = i + 1
+        i += 1
+        if line == "" or line.startswith("##END="):
+            return  # nmrglue stops reading here
+        if not line.startswith("##$") or "=" not in line:
+            continue
+        key = line[3:line.index("=")]
+        value = line[line.index("=") + 1:].lstrip()
+        if "<" in value:
+            while ">" not in value:
+                if i >= len(lines):
+                    raise fail(path, f"{rel}, line {lineno}", f"the string value of ##${key}= opened with '<' is never closed with '>'")
+                value += lines[i].rstrip()
+                i += 1
+        elif "(" in value:
+            try:
+                n = int(line[line.index("..") + 2:line.index(")")]) + 1
+            except ValueError:
+                continue  # nmrglue warns about the line and goes on
+            count = len(line[line.index(")") + 1:].split())
+            while count < n:
+                if i >= len(lines):
+                    raise fail(path, f"{rel}, line {lineno}", f"##${key}= declares {n} values but the file ends after {count}")
+                count += len(lines[i].rstrip().split())
+                i += 1
+
+
+def _check_parameter_files(path: Path, folders: list[Path]) -> None:
+    for folder in folders:
+        for name in _PARAMETER_FILES:
+            file = folder / name
+            if file.is_file():
+                try:
+                    rel = str(file.relative_to(path))
+                except ValueError:
+                    rel = str(file)
+                check_parameter_text(path, file, rel)
+
+
+def _temperature(te: Any) -> dict[str, float]:
+    """``temperature_K`` from acqus TE [K] when it is a positive finite number (TE = 0 means not recorded)."""
+    if isinstance(te, int | float) and not isinstance(te, bool) and np.isfinite(te) and te > 0:
+        return {"temperature_K": float(te)}
+    return {}
+
+
 def read_bruker_nmr(path: Path, *, procno: int | None = None, raw: bool = False) -> Measurement:
     """Read a Bruker experiment: the processed spectrum when present (``procno``), else the raw FID.
 
@@ -85,6 +170,7 @@ def read_bruker_nmr(path: Path, *, procno: int | None = None, raw: bool = False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if pdir is not None:
+            _check_parameter_files(path, [pdir, pdir.parent.parent])
             dic, data = guard(path, lambda: ng.bruker.read_pdata(str(pdir), scale_data=True), "cannot read the processed data")
             procs = dic.get("procs", {})
             where = f"{pdir.name if pdir != path else '.'}/procs"
@@ -120,13 +206,15 @@ def read_bruker_nmr(path: Path, *, procno: int | None = None, raw: bool = False)
                 quantity="intensity",
                 unit="arb.",
                 technique="nmr",
-                conditions={"temperature_K": float(temp)} if isinstance(temp, int | float) and temp > 0 else {},
+                conditions=_temperature(temp),
                 metadata={k: v for k, v in meta.items() if v not in (None, "")},
                 source=str(path),
                 format="bruker-nmr-processed",
             )
         if not (path / "acqus").is_file() or not (path / "fid").is_file():
             raise fail(path, None, "expected a Bruker experiment folder with acqus and fid, or pdata/<n>/1r with procs")
+        pdata = path / "pdata"
+        _check_parameter_files(path, [path, *sorted(p for p in pdata.iterdir() if p.is_dir())] if pdata.is_dir() else [path])
         dic, data = guard(path, lambda: ng.bruker.read(str(path)), "cannot read the FID")
         if np.size(data) < 2:
             raise fail(path, "fid", "the FID holds fewer than 2 points")
@@ -168,7 +256,7 @@ def read_bruker_nmr(path: Path, *, procno: int | None = None, raw: bool = False)
             quantity="magnitude",
             unit="arb.",
             technique="nmr",
-            conditions={"temperature_K": float(temp)} if isinstance(temp, int | float) and temp > 0 else {},
+            conditions=_temperature(temp),
             metadata={k: v for k, v in meta.items() if v not in (None, "")},
             source=str(path),
             format="bruker-nmr-fid",

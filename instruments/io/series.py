@@ -1,8 +1,11 @@
 """In situ series: a folder of pattern files, or one HDF5/NeXus file, joined with a conditions log.
 
 Folder
-    Every readable measurement file in the folder (natural sort order: ``run_2`` before ``run_10``)
-    is one frame. A conditions log — a CSV/TSV file named ``*log*``, ``*conditions*`` or given as
+    Every measurement file in the folder that matches ``pattern`` (a glob, default ``*``; natural sort
+    order: ``run_2`` before ``run_10``) is one frame. Files that are clearly not measurements are
+    skipped and listed in ``metadata['skipped']``: licence, readme, notes, copying, authors, citation
+    and changelog files by name (``LICENSE-CC-BY-4.0.txt``, ``README_upstream.md``), and documents,
+    pictures and scripts by extension (``.json``, ``.md``, ``.pdf``, ``.png``, ``.py``, ...). A conditions log — a CSV/TSV file named ``*log*``, ``*conditions*`` or given as
     ``conditions=`` — with columns such as ``file``/``index``/``time_s``, ``temperature_K`` (or
     ``T``, ``temperature_C``), ``pressure_bar``/``pressure_kPa``, ``rh``/``relative_humidity`` is
     joined to the frames by file name when it has a file column, else by the frame index
@@ -29,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.io._base import check_axis, check_finite, decode_text, fail, parse_float, read_bytes
+from instruments.io._base import check_axis, check_finite, decode_text, fail, number, parse_float, read_bytes
 from instruments.io._quantities import PRESSURE_PA, TIME_S, axis_from_label, to_kelvin
 from instruments.measurement import Measurement, MeasurementSeries
 from instruments.observable import Axis
@@ -37,6 +40,11 @@ from instruments.observable import Axis
 __all__ = ["read_folder", "read_hdf5", "read_conditions_log"]
 
 _LOG_NAME = re.compile(r"log|conditions", re.I)
+#: files in a series folder that are clearly not measurements: licence, readme, notes by name ...
+_NOT_MEASUREMENT_NAME = re.compile(r"^(licen[cs]e|readme|notes?|copying|authors|citation|changelog)([-_. ]|$)", re.I)
+#: ... and documents, pictures and scripts by extension (no reader reads them)
+_NOT_MEASUREMENT_EXT = (".json", ".md", ".rst", ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".html", ".htm",
+                        ".py", ".ipynb", ".sh", ".doc", ".docx", ".toml", ".yaml", ".yml")
 
 
 def _natural(s: str) -> list[Any]:
@@ -140,9 +148,11 @@ def read_folder(path: Path, *, conditions: str | Path | None = None, join: str =
             raise fail(path, None, f"several conditions logs {[p.name for p in logs]}; pass conditions=")
         log = logs[0] if logs else None
     frames = [p for p in files if log is None or p.resolve() != log.resolve()]
-    frames = [p for p in frames if not p.name.endswith((".json", ".md", ".pdf", ".png"))]
+    skipped = [p.name for p in frames if _NOT_MEASUREMENT_NAME.match(p.name) or p.suffix.lower() in _NOT_MEASUREMENT_EXT]
+    frames = [p for p in frames if p.name not in skipped]
     if not frames:
-        raise fail(path, None, "no measurement files in the folder")
+        shown = f" (skipped as not measurements: {', '.join(skipped[:5])})" if skipped else ""
+        raise fail(path, None, f"no measurement files matching {pattern!r} in the folder{shown}")
     items: list[Measurement] = []
     for p in frames:
         m = read_measurement(p, **options)
@@ -153,7 +163,8 @@ def read_folder(path: Path, *, conditions: str | Path | None = None, join: str =
     if log is not None:
         items = _join(items, names, log, join)
     return MeasurementSeries(tuple(items), tuple(names), format="folder", source=str(path),
-                             metadata={"conditions_log": log.name if log else None, "join": join if log else None})
+                             metadata={"conditions_log": log.name if log else None, "join": join if log else None,
+                                       "pattern": pattern, "skipped": skipped})
 
 
 # ------------------------------------------------------------------------------------ HDF5 --
@@ -173,16 +184,16 @@ def _attr_str(obj: Any, name: str) -> str | None:
 def _find_nxdata(h5: Any) -> Any:
     import h5py
 
-    entry_name = _attr_str(h5, "default")
+    entry_name = _attr_text(h5, "default")
     if entry_name and entry_name in h5 and isinstance(h5[entry_name], h5py.Group):
         entry = h5[entry_name]
-        data_name = _attr_str(entry, "default")
+        data_name = _attr_text(entry, "default")
         if data_name and data_name in entry:
             return entry[data_name]
     found = []
 
     def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Group) and _attr_str(obj, "NX_class") == "NXdata" and not found:
+        if isinstance(obj, h5py.Group) and _attr_text(obj, "NX_class") == "NXdata" and not found:
             found.append(obj)
 
     h5.visititems(visit)
@@ -197,69 +208,135 @@ def _unit_axis(name: str, units: str | None) -> tuple[str, str, float]:
     return found
 
 
+def _numbers(path: Path, ds: Any, what: str) -> np.ndarray:
+    """A dataset's values as float64, or a DataFormatError naming the dataset (strings, compounds, bad chunks)."""
+    try:
+        return np.asarray(ds[()], dtype=np.float64)
+    except (TypeError, ValueError):
+        kind = "text" if ds.dtype.kind in "SUO" else f"type {ds.dtype}"
+        raise fail(path, f"dataset {ds.name}", f"expected numbers for {what}, got {kind}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:120]
+
+
+def _index(shape: tuple[int, ...], i: int) -> str:
+    """``[2]`` or ``[1, 3]``: the element of a dataset of ``shape`` at flat index ``i``."""
+    return "[" + ", ".join(str(int(k)) for k in np.unravel_index(i, shape)) + "]"
+
+
+#: wavelength unit (lower case) → factor to Å
+_WAVELENGTH_ANG = {"": 1.0, "a": 1.0, "å": 1.0, "ang": 1.0, "angstrom": 1.0, "angstroms": 1.0, "nm": 10.0, "pm": 0.01, "m": 1e10}
+
+
+def _wavelength(path: Path, ds: Any) -> float:
+    """λ [Å] from a scalar ``wavelength`` dataset (``@units`` Å, nm, pm or m)."""
+    units = (_attr_text(ds, "units") or "").strip()
+    factor = _WAVELENGTH_ANG.get(units.lower())
+    if factor is None:
+        raise fail(path, f"dataset {ds.name}", f"wavelength units {units!r} are not a length unit (expected angstrom, nm, pm or m)")
+    value = float(_numbers(path, ds, "the wavelength").ravel()[0]) * factor
+    if not np.isfinite(value) or value <= 0:
+        raise fail(path, f"dataset {ds.name}", f"wavelength {number(value)} Å is not a positive finite number")
+    return value
+
+
+def _attr_text(obj: Any, name: str) -> str | None:
+    """An attribute as one string (the first element of an array attribute)."""
+    v = _attr_str(obj, name)
+    if isinstance(v, list):
+        return str(v[0]) if v else None
+    return v
+
+
 def read_hdf5(path: Path, *, signal: str | None = None, axis: str | None = None) -> Measurement | MeasurementSeries:
-    """Read an HDF5/NeXus series (see the module docstring)."""
+    """Read an HDF5/NeXus series (see the module docstring).
+
+    Signal and uncertainty values must be finite, uncertainties non-negative, and a signal whose
+    ``@units`` says counts non-negative; a wavelength or condition dataset that is not numeric (or not
+    finite, or in an unknown unit) is refused. Every error names the file and the dataset (with the
+    element index where one value is wrong).
+    """
     import h5py
 
     try:
         h5 = h5py.File(str(path), "r")
     except (OSError, ValueError) as exc:
         raise fail(path, None, f"not a readable HDF5 file ({exc})") from None
-    with h5:
-        group = _find_nxdata(h5)
-        if group is None:
-            group = h5
-        sig_name = signal or _attr_str(group, "signal") or next((n for n in ("intensity", "data", "counts", "I") if n in group), None)
-        if sig_name is None or sig_name not in group or not isinstance(group[sig_name], h5py.Dataset):
-            raise fail(path, f"group {group.name}", f"no signal dataset (looked for @signal, intensity, data); has {list(group.keys())[:10]}")
-        sig = group[sig_name]
-        if sig.ndim not in (1, 2) or sig.size == 0 or sig.size > 5 * 10**8:
-            raise fail(path, f"dataset {sig.name}", f"expected a (n_points,) or (n_frames, n_points) signal, shape {sig.shape}")
-        axes_attr = _attr_str(group, "axes")
-        axes_list = axes_attr if isinstance(axes_attr, list) else [axes_attr] if axes_attr else []
-        ax_name = axis or (axes_list[-1] if axes_list and axes_list[-1] != "." else None) or next(
-            (n for n in ("two_theta", "2theta", "tth", "q", "Q", "wavenumber", "x") if n in group), None)
-        if ax_name is None or ax_name not in group:
-            raise fail(path, f"group {group.name}", "no axis dataset (looked for @axes, two_theta, q, wavenumber)")
-        ax_ds = group[ax_name]
-        n_points = sig.shape[-1]
-        if ax_ds.ndim != 1 or ax_ds.shape[0] != n_points:
-            raise fail(path, f"dataset {ax_ds.name}", f"axis of shape {ax_ds.shape} does not match {n_points} signal points")
-        try:
-            x = np.asarray(ax_ds[()], dtype=np.float64)
-            y = np.asarray(sig[()], dtype=np.float64)
-        except (TypeError, ValueError, OSError) as exc:
-            raise fail(path, f"dataset {sig.name}", f"not numeric ({exc})") from None
-        name, unit, factor = _unit_axis(ax_name, _attr_str(ax_ds, "units"))
-        x = x * factor
-        order = check_axis(path, x, f"the axis {ax_ds.name}", lambda i: f"dataset {ax_ds.name}[{i}]")
-        y2 = y.reshape(-1, n_points)
-        check_finite(path, y2, "a signal value", lambda i: f"dataset {sig.name}[{np.unravel_index(i, y2.shape)}]")
-        err_name = f"{sig_name}_errors"
-        err = np.asarray(group[err_name][()], dtype=np.float64).reshape(y2.shape) if err_name in group and group[err_name].shape == sig.shape else None
-        if err is None and "errors" in group and group["errors"].shape == sig.shape:
-            err = np.asarray(group["errors"][()], dtype=np.float64).reshape(y2.shape)
-        n_frames = y2.shape[0]
-        conds = _conditions_hdf5(path, h5, n_frames)
-        lam = None
-        for key in ("wavelength", "incident_wavelength"):
-            hit = _find_dataset(h5, key)
-            if hit is not None and hit.size == 1:
-                lam = float(np.asarray(hit[()]).ravel()[0]) * (10.0 if _attr_str(hit, "units") in ("nm",) else 1.0)
-        technique = {"two_theta": "xrd", "q": "xrd", "wavenumber": "ir", "shift": "nmr"}.get(name, "")
-        items = [
-            Measurement(
-                axis=Axis(x[order], name, unit), values=y2[k][order],
-                uncertainties=None if err is None else err[k][order],
-                quantity=sig_name, unit=_attr_str(sig, "units") or "arb.", technique=technique,
-                uncertainty_kind="file" if err is not None else "unknown",
-                conditions={key: float(v[k]) for key, v in conds.items()}, wavelength_ang=lam,
-                metadata={"group": group.name, "signal": sig.name}, source=str(path), format="nexus" if group is not h5 else "hdf5",
-            )
-            for k in range(n_frames)
-        ]
-        one_frame = sig.ndim == 1
-    if one_frame:
+    try:
+        with h5:
+            return _read_hdf5_open(path, h5, signal, axis)
+    except (OSError, KeyError, RuntimeError) as exc:  # h5py: damaged object headers, chunks or links
+        raise fail(path, None, f"damaged HDF5 content ({_first_line(exc)})") from None
+
+
+def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -> Measurement | MeasurementSeries:
+    import h5py
+
+    group = _find_nxdata(h5)
+    if group is None:
+        group = h5
+    sig_name = signal or _attr_text(group, "signal") or next((n for n in ("intensity", "data", "counts", "I") if n in group), None)
+    if sig_name is None or sig_name not in group or not isinstance(group[sig_name], h5py.Dataset):
+        raise fail(path, f"group {group.name}", f"no signal dataset (looked for @signal, intensity, data); has {list(group.keys())[:10]}")
+    sig = group[sig_name]
+    if sig.ndim not in (1, 2) or sig.size == 0 or sig.size > 5 * 10**8:
+        raise fail(path, f"dataset {sig.name}", f"expected a (n_points,) or (n_frames, n_points) signal, shape {sig.shape}")
+    axes_attr = _attr_str(group, "axes")
+    axes_list = axes_attr if isinstance(axes_attr, list) else [axes_attr] if axes_attr else []
+    ax_name = axis or (axes_list[-1] if axes_list and axes_list[-1] != "." else None) or next(
+        (n for n in ("two_theta", "2theta", "tth", "q", "Q", "wavenumber", "x") if n in group), None)
+    if ax_name is None or ax_name not in group or not isinstance(group[ax_name], h5py.Dataset):
+        raise fail(path, f"group {group.name}", "no axis dataset (looked for @axes, two_theta, q, wavenumber)")
+    ax_ds = group[ax_name]
+    n_points = sig.shape[-1]
+    if ax_ds.ndim != 1 or ax_ds.shape[0] != n_points:
+        raise fail(path, f"dataset {ax_ds.name}", f"axis of shape {ax_ds.shape} does not match {n_points} signal points")
+    x = _numbers(path, ax_ds, "the axis")
+    y = _numbers(path, sig, "the signal")
+    name, unit, factor = _unit_axis(ax_name, _attr_text(ax_ds, "units"))
+    x = x * factor
+    order = check_axis(path, x, f"the axis {ax_ds.name}", lambda i: f"dataset {ax_ds.name}[{i}]")
+    y2 = y.reshape(-1, n_points)
+    check_finite(path, y2, "a signal value", lambda i: f"dataset {sig.name}{_index(sig.shape, i)}")
+    sig_units = _attr_text(sig, "units") or "arb."
+    if sig_units.strip().lower() in ("counts", "count", "cts"):
+        neg = np.flatnonzero(y2 < 0)
+        if neg.size:
+            i = int(neg[0])
+            raise fail(path, f"dataset {sig.name}{_index(sig.shape, i)}", f"negative count {number(y2.flat[i])} (@units = {sig_units!r})")
+    err_ds = next((group[n] for n in (f"{sig_name}_errors", "errors")
+                   if n in group and isinstance(group[n], h5py.Dataset) and group[n].shape == sig.shape), None)
+    err = None
+    if err_ds is not None:
+        err = _numbers(path, err_ds, "the uncertainties").reshape(y2.shape)
+        check_finite(path, err, "an uncertainty", lambda i: f"dataset {err_ds.name}{_index(err_ds.shape, i)}")
+        neg = np.flatnonzero(err < 0)
+        if neg.size:
+            i = int(neg[0])
+            raise fail(path, f"dataset {err_ds.name}{_index(err_ds.shape, i)}", f"negative uncertainty {number(err.flat[i])}")
+    n_frames = y2.shape[0]
+    conds = _conditions_hdf5(path, h5, n_frames)
+    lam = None
+    for key in ("wavelength", "incident_wavelength"):
+        hit = _find_dataset(h5, key)
+        if hit is not None and hit.size == 1:
+            lam = _wavelength(path, hit)
+    technique = {"two_theta": "xrd", "q": "xrd", "wavenumber": "ir", "shift": "nmr"}.get(name, "")
+    items = [
+        Measurement(
+            axis=Axis(x[order], name, unit), values=y2[k][order],
+            uncertainties=None if err is None else err[k][order],
+            quantity=sig_name, unit=sig_units, technique=technique,
+            uncertainty_kind="file" if err is not None else "unknown",
+            conditions={key: float(v[k]) for key, v in conds.items()}, wavelength_ang=lam,
+            metadata={"group": group.name, "signal": sig.name}, source=str(path), format="nexus" if group is not h5 else "hdf5",
+        )
+        for k in range(n_frames)
+    ]
+    if sig.ndim == 1:
         return items[0]
     return MeasurementSeries(tuple(items), tuple(f"frame {k}" for k in range(n_frames)),
                              format=items[0].format, source=str(path))
@@ -279,6 +356,11 @@ def _find_dataset(h5: Any, name: str) -> Any:
 
 
 def _conditions_hdf5(path: Path, h5: Any, n_frames: int) -> dict[str, np.ndarray]:
+    """Conditions per frame from datasets of length n_frames named like a condition (see the module docstring).
+
+    A dataset whose name says it is a condition must hold finite numbers in a known unit; a string
+    dataset, a NaN or an unknown temperature unit is refused naming the dataset (and element).
+    """
     import h5py
 
     out: dict[str, np.ndarray] = {}
@@ -289,7 +371,7 @@ def _conditions_hdf5(path: Path, h5: Any, n_frames: int) -> dict[str, np.ndarray
         parts = n.lower().split("/")
         leaf = parts[-1]
         label = parts[-2] if leaf == "value" and len(parts) > 1 else leaf
-        units = _attr_str(obj, "units") or ""
+        units = (_attr_text(obj, "units") or "").strip()
         conv = _condition_column(f"{label}_{units}" if units else label)
         if conv is None or conv[0] in out:
             return
@@ -297,14 +379,13 @@ def _conditions_hdf5(path: Path, h5: Any, n_frames: int) -> dict[str, np.ndarray
         if key == "pressure_Pa" and units.lower() in PRESSURE_PA:
             f = lambda v, u=units.lower(): v * PRESSURE_PA[u]  # noqa: E731
         if key == "temperature_K" and units:
-            f = lambda v, u=units: to_kelvin(v, u) if to_kelvin(v, u) is not None else np.nan  # noqa: E731
-        try:
-            vals = np.asarray(obj[()], dtype=np.float64)
-        except (TypeError, ValueError):
-            return
+            if to_kelvin(0.0, units) is None:
+                raise fail(path, f"dataset {obj.name}", f"temperature units {units!r} are not K, °C or °F")
+            f = lambda v, u=units: to_kelvin(v, u)  # noqa: E731
+        vals = _numbers(path, obj, f"the condition {key}")
         conv_vals = np.array([f(v) for v in vals], dtype=np.float64)
-        if np.all(np.isfinite(conv_vals)):
-            out[key] = conv_vals
+        check_finite(path, conv_vals, f"the condition {key}", lambda i: f"dataset {obj.name}[{i}]")
+        out[key] = conv_vals
 
     h5.visititems(visit)
     return out

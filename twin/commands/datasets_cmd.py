@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +159,20 @@ def _list(args: argparse.Namespace, cache: Path) -> int:
     return 0
 
 
+@contextmanager
+def _quiet_pooch() -> Iterator[None]:
+    """Silence pooch's own log lines ("Downloading data from ...") so that a failure is one line on stderr."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _fetch(args: argparse.Namespace, cache: Path) -> int:
     import pooch
 
@@ -168,9 +185,10 @@ def _fetch(args: argparse.Namespace, cache: Path) -> int:
     for f in files:
         rel = Path(f["path"])
         try:
-            path = pooch.retrieve(url=f["url"], known_hash=f"sha256:{f['sha256']}", fname=rel.name,
-                                  path=target / rel.parent, progressbar=False)
-        except ValueError as exc:  # pooch: hash mismatch
+            with _quiet_pooch():
+                path = pooch.retrieve(url=f["url"], known_hash=f"sha256:{f['sha256']}", fname=rel.name,
+                                      path=target / rel.parent, progressbar=False)
+        except ValueError as exc:  # pooch: hash mismatch (the downloaded file is not kept)
             raise DataFormatError(f"{args.name}: {rel}: checksum mismatch ({str(exc).splitlines()[0]})") from None
         except Exception as exc:  # noqa: BLE001 - requests/urllib errors when offline
             raise NotAvailableError(f"{args.name}: cannot download {rel} ({type(exc).__name__}); is there a network?") from None

@@ -1,7 +1,8 @@
 """``twin inspect FILE``: what a reader recovered from a measured file, the way ``h5ls``/``gdalinfo`` show it.
 
 Prints the detected format, the axis (name, unit, range), number of points or frames, the value and
-uncertainty columns, conditions, wavelength and the other metadata. ``--json`` prints one JSON object
+uncertainty columns, conditions, wavelength and the other metadata. For a folder series, ``--pattern GLOB``
+reads only the matching files (licence, readme and notes files are skipped by default). ``--json`` prints one JSON object
 ``{"format", "axis": {"name", "unit", "min", "max"}, "points", "metadata", ...}``. A broken file exits
 with status 2 and one line naming the file and the line/byte position.
 """
@@ -13,6 +14,7 @@ import math
 from typing import Any
 
 from twin.commands._common import print_json
+from twin.errors import TwinError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--axis", default=None, help="axis name for text columns without a header (two_theta, q, wavenumber, shift, ...)")
     parser.add_argument("--wavelength", type=float, default=None, metavar="ANGSTROM", help="wavelength for text columns that do not state it")
     parser.add_argument("--conditions", default=None, help="conditions log (CSV/TSV) for a folder series")
+    parser.add_argument("--pattern", default=None, metavar="GLOB",
+                        help="for a folder series: read only the files matching GLOB (e.g. '*.xy'; default: every "
+                             "file that is not a licence, readme, notes, document or picture)")
     parser.set_defaults(handler=_handle)
 
 
@@ -57,6 +62,10 @@ def _handle(args: argparse.Namespace) -> int:
             options["wavelength_ang"] = args.wavelength
     if fmt == "folder" and args.conditions:
         options["conditions"] = args.conditions
+    if args.pattern is not None:
+        if fmt != "folder":
+            raise TwinError(f"twin inspect: --pattern selects files in a folder series; {args.path} is read as {fmt!r}")
+        options["pattern"] = args.pattern
     result = read_measurement(args.path, format=args.format, **(options if not fmt.startswith("unsupported:") else {}))
     summary = _clean(result.summary())
     summary["detected"] = fmt

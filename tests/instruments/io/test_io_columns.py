@@ -63,6 +63,22 @@ def test_isotherm_csv_with_branches(tmp_path: Path) -> None:
     assert s[1].source_line == 4
 
 
+@pytest.mark.parametrize(("ads", "des"), [("ads", "des"), ("ADS", "Des"), ("Adsorption", "DESORPTION"), (" adsorption ", "desorption")])
+def test_isotherm_branch_labels_normalised(tmp_path: Path, ads: str, des: str) -> None:
+    text = f"branch,pressure_bar,uptake_mmol_per_g\n{ads},0.1,1\nads,0.2,2\n{des},0.15,2.5\ndesorption,0.05,1.5\n"
+    s = read_measurement(_write(tmp_path, "iso.csv", text))
+    assert s.labels == ("adsorption", "desorption")
+    assert [m.metadata["branch"] for m in s] == ["adsorption", "desorption"]
+    assert s[0].values.tolist() == [1.0, 2.0] and s[1].values.tolist() == [2.5, 1.5]
+
+
+def test_isotherm_unknown_branch_refused(tmp_path: Path) -> None:
+    text = "branch,pressure_bar,uptake_mmol_per_g\nads,0.1,1\nscan2,0.2,2\n"
+    with pytest.raises(DataFormatError, match=r"iso\.csv, line 3: branch 'scan2' in column 1 is not an isotherm branch "
+                                              r"\(expected adsorption/ads or desorption/des, any case\)"):
+        read_measurement(_write(tmp_path, "iso.csv", text))
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [
@@ -70,16 +86,42 @@ def test_isotherm_csv_with_branches(tmp_path: Path) -> None:
         ("# only a comment\n", r"empty\.xy, line 1: no data rows"),
         ("1 2\n2 nan\n", r"empty\.xy, line 2: expected a number in column 2, got 'nan'"),
         ("1 2\n2 1e400\n", r"empty\.xy, line 2: a number in column 2 '1e400' is out of the floating-point range"),
-        ("1 2\n3 4\n2 5\n", r"empty\.xy, line 3: the two_theta axis \(column 1\) is not monotonic"),
+        ("1 2\n3 4\n2 5\n", r"empty\.xy, line 3: the two_theta axis \(column 1\) is not monotonic: 2 follows 3 \(expected strictly increasing"),
         ("1 2\n2 2\n3\n", r"empty\.xy, line 3: expected 2 columns like line 1, got 1"),
-        ("1 2 -1\n2 3 1\n", r"empty\.xy, line 1: negative uncertainty"),
-        ("1 2\n1 3\n", r"empty\.xy, line 2: the two_theta axis \(column 1\) is not monotonic"),
+        ("1 2 -1\n2 3 1\n", r"empty\.xy, line 1: negative uncertainty -1 in column 3$"),
+        ("1 2\n1 3\n", r"empty\.xy, line 2: the two_theta axis \(column 1\) has a duplicate axis value 1 \(the same"),
+        ("3 2\n2 3\n2 4\n", r"empty\.xy, line 3: the two_theta axis \(column 1\) has a duplicate axis value 2 \(the same"),
+        ("1.5 2\n1.5 3\n2 4\n", r"empty\.xy, line 2: the two_theta axis \(column 1\) has a duplicate axis value 1\.5 "),
+        ("170 2\n190 3\n", r"empty\.xy, line 2: 2θ value 190 deg in column 1 is outside \(0, 180\) deg; pass axis="),
+        ("0 2\n10 3\n", r"empty\.xy, line 1: 2θ value 0 deg in column 1 is outside \(0, 180\) deg"),
+        ("-5 2\n10 3\n", r"empty\.xy, line 1: 2θ value -5 deg"),
     ],
 )
 def test_errors_name_file_and_line(tmp_path: Path, text: str, match: str) -> None:
     p = _write(tmp_path, "empty.xy", text)
     with pytest.raises(DataFormatError, match=match):
         read_measurement(p, **({"sigma_column": 2} if "-1" in text else {}))
+
+
+def test_numbers_in_messages_are_plain(tmp_path: Path) -> None:
+    """Messages show 2, 12.02 — never numpy reprs such as np.float64(2.0)."""
+    cases = ["1 2\n3 4\n2 5\n", "1 2\n1 3\n", "1 -2\n2 3\n"]
+    for k, text in enumerate(cases):
+        with pytest.raises(DataFormatError) as info:
+            read_measurement(_write(tmp_path, f"n{k}.xy", text), **({"counts": True} if "-2" in text else {}))
+        assert "np." not in str(info.value) and "float64" not in str(info.value), str(info.value)
+    with pytest.raises(DataFormatError, match=r"n9\.xy, line 1: negative count -2 \(counts=True\)$"):
+        read_measurement(_write(tmp_path, "n9.xy", "1 -2\n2 3\n"), counts=True)
+
+
+def test_two_theta_range_applies_to_2theta_only(tmp_path: Path) -> None:
+    # a header naming 2θ is checked; a wavenumber axis beyond 180 is not 2θ and reads
+    with pytest.raises(DataFormatError, match=r"h\.csv, line 3: 2θ value 181 deg in column 1 is outside \(0, 180\) deg$"):
+        read_measurement(_write(tmp_path, "h.csv", "2theta (deg),intensity\n179,2\n181,3\n"))
+    m = read_measurement(_write(tmp_path, "ir.csv", "wavenumber (cm-1),absorbance\n400,0.1\n4000,0.2\n"))
+    assert m.axis.name == "wavenumber" and m.axis.values.tolist() == [400.0, 4000.0]
+    m = read_measurement(_write(tmp_path, "raman.txt", "100 1\n2000 2\n"), axis="wavenumber")
+    assert m.axis.values.tolist() == [100.0, 2000.0]
 
 
 def test_binary_content_and_utf16(tmp_path: Path) -> None:

@@ -102,6 +102,41 @@ def test_jcamp_errors(tmp_path: Path, text: str, match: str) -> None:
         read_measurement(p)
 
 
+def _link(n_declared: int | None, n_blocks: int, outer_end: bool = True) -> str:
+    block = lambda t, x0: _jcamp_difdup([1, 2, 3, 4], x0, 1.0, title=t)  # noqa: E731
+    blocks = f"##BLOCKS= {n_declared}\n" if n_declared is not None else ""
+    return ("##TITLE= link\n##JCAMP-DX= 5.01\n" + blocks + "".join(block(f"b{k}", 100.0 * (k + 1)) for k in range(n_blocks))
+            + ("##END=\n" if outer_end else ""))
+
+
+def test_jcamp_blocks_count_must_match(tmp_path: Path) -> None:
+    p = tmp_path / "m.jdx"
+    p.write_text(_link(2, 2))
+    assert read_measurement(p).labels == ("b0", "b1")
+    text = _link(99, 2)
+    p.write_text(text)
+    end_line = len(text.splitlines())
+    with pytest.raises(DataFormatError, match=rf"m\.jdx, line {end_line}: ##BLOCKS= 99 on line 3 but the link block opened on "
+                                              r"line 1 holds 2 blocks before this ##END=$"):
+        read_measurement(p)
+    p.write_text(_link(3, 2).replace("##BLOCKS= 3", "##BLOCKS= two"))
+    with pytest.raises(DataFormatError, match=r"m\.jdx, line 3: expected a number of blocks for ##BLOCKS=, got 'two'"):
+        read_measurement(p)
+
+
+def test_jcamp_link_block_without_end_is_truncated(tmp_path: Path) -> None:
+    p = tmp_path / "m.jdx"
+    text = _link(2, 2, outer_end=False)
+    p.write_text(text)
+    last = len(text.splitlines())
+    with pytest.raises(DataFormatError, match=rf"m\.jdx, line {last}: file ends before '##END=' of the block opened by "
+                                              r"##TITLE= on line 1 \(truncated\)"):
+        read_measurement(p)
+    p.write_text(_link(None, 1) + "##END=\n")
+    with pytest.raises(DataFormatError, match=r"m\.jdx, line \d+: ##END= closes no block"):
+        read_measurement(p)
+
+
 # ------------------------------------------------------------------------------------------ AIF --
 def test_aif_written(tmp_path: Path) -> None:
     text = (
@@ -157,6 +192,20 @@ def test_xrdml_counts_per_second_sigma(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- zip --
+def test_other_xml_names_its_root(tmp_path: Path) -> None:
+    from instruments.io import FORMATS, detect_format
+
+    p = tmp_path / "o.xml"
+    p.write_text("<?xml version='1.0'?>\n<spectrum><x>1</x></spectrum>\n")
+    assert detect_format(p) == "xml" and "xml" in FORMATS
+    for fmt in (None, "xml"):
+        with pytest.raises(DataFormatError, match=r"o\.xml, root element: XML with root <spectrum> is not a known measurement format"):
+            read_measurement(p, format=fmt)
+    q = tmp_path / "s.xml"
+    q.write_text(_XRDML.format(values="1 2 3"))
+    assert read_measurement(q).n_points == 3  # XRDML content under another extension
+
+
 def test_zip_bomb_guard_and_missing_member(tmp_path: Path) -> None:
     p = tmp_path / "b.brml"
     with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -229,6 +278,21 @@ def test_bruker_bad_procs(tmp_path: Path) -> None:
     procs = exp / "pdata" / "1" / "procs"
     procs.write_text(procs.read_text().replace("##$SF= 400.13", "##$SF= -1"))
     with pytest.raises(DataFormatError, match=r"1/procs: SF \(-1\.0\) and SW_p \(4000\.0\) must be > 0"):
+        read_measurement(exp)
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("##$NUC1= <129Xe\n", r"1, acqus, line 2: the string value of ##\$NUC1= opened with '<' is never closed with '>'"),
+        ("##$P= (0..63)\n1 2 3\n", r"1, acqus, line 2: ##\$P= declares 64 values but the file ends after 3"),
+    ],
+)
+def test_bruker_parameter_text_that_nmrglue_cannot_finish(tmp_path: Path, line: str, match: str) -> None:
+    """nmrglue would read past the end of these acqus files forever; they are refused with the line."""
+    exp = _bruker_pdata(tmp_path)
+    (exp / "acqus").write_text("##TITLE= Parameter file\n" + line)
+    with pytest.raises(DataFormatError, match=match):
         read_measurement(exp)
 
 
@@ -314,6 +378,79 @@ def test_nexus_series_with_conditions(tmp_path: Path) -> None:
     (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 50)
     with pytest.raises(DataFormatError, match=r"bad\.h5: not a readable HDF5 file"):
         read_measurement(tmp_path / "bad.h5")
+
+
+def _plain_h5(path: Path, **datasets: object) -> Path:
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.create_dataset("intensity", data=datasets.pop("intensity", np.ones((3, 4))))
+        f.create_dataset("two_theta", data=np.linspace(5.0, 8.0, 4))
+        for name, value in datasets.items():
+            units = None
+            if isinstance(value, tuple):
+                value, units = value
+            ds = f.create_dataset(name, data=value)
+            if units is not None:
+                ds.attrs["units"] = units
+    return path
+
+
+@pytest.mark.parametrize(
+    ("datasets", "match"),
+    [
+        ({"wavelength": "abc"}, r"dataset /wavelength: expected numbers for the wavelength, got text$"),
+        ({"wavelength": np.nan}, r"dataset /wavelength: wavelength nan Å is not a positive finite number"),
+        ({"wavelength": (0.07, "furlong")}, r"dataset /wavelength: wavelength units 'furlong' are not a length unit"),
+        ({"temperature": np.array([b"a", b"b", b"c"])}, r"dataset /temperature: expected numbers for the condition temperature_K, got text$"),
+        ({"temperature": ([300.0, np.nan, 320.0], "K")}, r"dataset /temperature\[1\]: the condition temperature_K is nan \(not a finite number\)"),
+        ({"temperature": ([300.0, 310.0, 320.0], "parsec")}, r"dataset /temperature: temperature units 'parsec' are not K, °C or °F"),
+        ({"intensity": np.array([[1.0, 1.0, 1.0, 1.0], [1.0, np.inf, 1.0, 1.0], [1.0] * 4])},
+         r"dataset /intensity\[1, 1\]: a signal value is inf \(not a finite number\)"),
+        ({"errors": -np.ones((3, 4))}, r"dataset /errors\[0, 0\]: negative uncertainty -1$"),
+        ({"errors": np.full((3, 4), np.nan)}, r"dataset /errors\[0, 0\]: an uncertainty is nan"),
+        ({"intensity": np.array([[b"x"] * 4] * 3)}, r"dataset /intensity: expected numbers for the signal, got text$"),
+    ],
+)
+def test_hdf5_bad_values_name_file_and_dataset(tmp_path: Path, datasets: dict[str, object], match: str) -> None:
+    path = _plain_h5(tmp_path / "bad.h5", **datasets)
+    with pytest.raises(DataFormatError, match=r"bad\.h5, " + match):
+        read_measurement(path)
+
+
+def test_hdf5_counts_must_not_be_negative_and_units_convert(tmp_path: Path) -> None:
+    import h5py
+
+    path = _plain_h5(tmp_path / "c.h5", wavelength=(0.07293, "nm"), errors=np.full((3, 4), 0.5))
+    s = read_measurement(path)
+    assert s[0].wavelength_ang == pytest.approx(0.7293) and s[0].uncertainty_kind == "file"
+    with h5py.File(path, "a") as f:
+        f["intensity"][1, 2] = -3.0
+    assert read_measurement(path)[1].values[2] == -3.0  # background-subtracted data may be negative
+    with h5py.File(path, "a") as f:
+        f["intensity"].attrs["units"] = "counts"
+    with pytest.raises(DataFormatError, match=r"c\.h5, dataset /intensity\[1, 2\]: negative count -3 \(@units = 'counts'\)"):
+        read_measurement(path)
+
+
+def test_folder_skips_licence_readme_and_notes(tmp_path: Path) -> None:
+    x = np.linspace(5, 10, 6)
+    for k in (1, 2):
+        np.savetxt(tmp_path / f"frame_{k}.xy", np.column_stack([x, x * k]), fmt="%.6f")
+    (tmp_path / "LICENSE-CC-BY-4.0.txt").write_text("Attribution 4.0 International\n\nSection 1 -- Definitions.\n")
+    (tmp_path / "README_upstream.md").write_text("# data\n")
+    (tmp_path / "notes.txt").write_text("sample was wet\n")
+    (tmp_path / "Readme.txt").write_text("see paper\n")
+    s = read_measurement(tmp_path)
+    assert s.labels == ("frame_1.xy", "frame_2.xy")
+    assert list(s.metadata["skipped"]) == ["LICENSE-CC-BY-4.0.txt", "notes.txt", "Readme.txt", "README_upstream.md"]
+    assert read_measurement(tmp_path, pattern="*_2.xy").labels == ("frame_2.xy",)
+    with pytest.raises(DataFormatError, match=r"no measurement files matching '\*\.dat' in the folder$"):
+        read_measurement(tmp_path, pattern="*.dat")
+    (tmp_path / "frame_1.xy").unlink()
+    (tmp_path / "frame_2.xy").unlink()
+    with pytest.raises(DataFormatError, match=r"no measurement files matching '\*' in the folder \(skipped as not measurements: "):
+        read_measurement(tmp_path)
 
 
 def test_dm_needs_optional_extra(tmp_path: Path) -> None:

@@ -1,15 +1,21 @@
-"""Robustness: damaged and hostile inputs end in DataFormatError naming the file, never another exception.
+"""Robustness: damaged and hostile inputs end in DataFormatError naming the file and the place, never another exception.
 
-For every text reader (columns, JCAMP-DX, AIF, XRDML, RASX profile, BRML) and the binary RAW v4 reader,
+For every text reader (columns, isotherm CSV, JCAMP-DX single and multi-block, AIF, XRDML, RASX profile, BRML,
+the conditions log of a folder series), the Bruker NMR parameter files and the binary RAW v4 reader,
 hypothesis damages a valid file (truncation, flipped bytes, NaN/Inf/huge numbers, swapped or duplicated
 lines, UTF-16, NUL bytes, empty) or feeds random bytes. The reader must either return a measurement whose
-axis is finite and strictly ascending and whose values are finite (the damage was harmless), or raise
-DataFormatError whose message starts with the file path. XML entity bombs must be refused outright.
+axis is finite (strictly ascending except for isotherms), whose values, uncertainties and conditions are
+finite (the damage was harmless), or raise DataFormatError whose message starts with the file path followed
+by the position — ``line N``, ``byte N``, ``member M``, an XML element or an HDF5 dataset — unless the
+problem belongs to the whole file (empty, no data block, not this format), which the message then says.
+Round trips: conditions logs, isotherm CSV branch spellings and multi-block JCAMP-DX files built from drawn
+numbers read back to those numbers. XML entity bombs must be refused outright.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -17,13 +23,26 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import column_files, damaged, junk_bytes, xml_bombs
+from strategies import (
+    bruker_param_texts,
+    column_files,
+    conditions_logs,
+    damaged,
+    isotherm_csvs,
+    jcamp_link_files,
+    junk_bytes,
+    xml_bombs,
+)
 
 from instruments.io import read_measurement
+from instruments.io.series import read_conditions_log
 from instruments.measurement import Measurement, MeasurementSeries
 from twin.errors import DataFormatError
 
-FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# modest example counts and a per-example deadline (generous: the CI machines are shared) keep the file quick
+_EXAMPLES = int(__import__("os").environ.get("FUZZ_EXAMPLES", "40"))
+FUZZ = settings(max_examples=_EXAMPLES, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+ROUND_TRIP = settings(max_examples=max(10, _EXAMPLES // 2), deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 XY = b"# two theta scan\n5.00 120\n5.02 131\n5.04 150\n5.06 0\n5.08 99\n"
 JDX = (
@@ -69,11 +88,39 @@ BRML_ROWS = b"<Datum>1,10,5</Datum><Datum>1,10.5,6</Datum><Datum>1,11,7</Datum>"
 RASX_PROFILE = b"\xef\xbb\xbf10.00\t100\t1\r\n10.04\t120\t1\r\n10.08\t90\t1\r\n"
 
 
-def _check(path: Path) -> None:
+#: where a message may point after the file: a text line, a byte offset, an archive member, an XML element,
+#: an HDF5 dataset or group, a Bruker parameter or data file
+_POSITION = re.compile(r"(line \d+|byte \d+|member \S+|<\w+>|(root )?element|dataset \S+|group \S+|(\d+/)?(procs|acqus|fid|1r)\b|pdata/\d+)")
+#: problems of the whole file, which have no one position
+_WHOLE_FILE = re.compile(
+    r"the file is empty|no such file|format not supported|unknown format|is larger than|no ##XYDATA=|"
+    r"no _adsorp_ or _desorp_ loop|not a readable zip archive|no Experiment\*/RawData\*\.xml member|"
+    r"no Data\*/Profile\*\.txt member|not a readable HDF5 file|XML declares|document type declaration|external resource|"
+    r"malformed XML declaration|malformed XML \(|"
+    # binary images: tifffile/mrcfile report no offset
+    r"not a readable TIFF|not a valid MRC file|expected a 2-D image"
+)
+
+
+def assert_names_file_and_position(exc: DataFormatError, path: Path, position: bool = True) -> None:
+    """The message starts with the file; then the position, or (``position``) it states a whole-file problem."""
+    msg = str(exc)
+    assert msg.startswith(str(path)), msg
+    rest = msg[len(str(path)):]
+    if rest.startswith(", "):
+        assert _POSITION.match(rest[2:]), f"unknown position in {msg!r}"
+    else:
+        assert rest.startswith(": "), msg
+        if position:
+            assert _WHOLE_FILE.search(rest), f"no line/byte/member/element in {msg!r}"
+    assert "np.float64" not in msg and "np.int64" not in msg, msg
+
+
+def _check(path: Path, position: bool = True) -> None:
     try:
         result = read_measurement(path)
     except DataFormatError as exc:
-        assert str(exc).startswith(str(path)), str(exc)
+        assert_names_file_and_position(exc, path, position)
         return
     items = list(result) if isinstance(result, MeasurementSeries) else [result]
     assert items
@@ -87,6 +134,9 @@ def _check(path: Path) -> None:
             assert np.all(np.diff(x) > 0)
         if m.uncertainties is not None:
             assert np.all(np.asarray(m.uncertainties) >= 0)
+        assert all(np.isfinite(v) for v in m.conditions.values()), m.conditions
+        if m.axis.name == "two_theta" and m.format not in ("xrdml", "brml", "rasx", "bruker-raw"):
+            assert np.all((x > 0) & (x < 180))
 
 
 @pytest.mark.parametrize(("name", "original"), [("f.xy", XY), ("f.jdx", JDX), ("f.aif", AIF), ("f.xrdml", XRDML)])
@@ -161,3 +211,122 @@ def test_xml_entity_bombs_refused(tmp_path: Path, ext: str, bomb: bytes) -> None
     path.write_bytes(bomb if ext == ".xrdml" else _zip({"Experiment0/RawData0.xml": bomb}))
     with pytest.raises(DataFormatError, match=r"bomb\.(xrdml|brml).*(DTD|entities|external)"):
         read_measurement(path)
+
+
+# ------------------------------------------------------------------------------- new readers --
+ISO_CSV = b"branch,pressure_kPa,uptake_mmol_per_g\nads,10,1.0\nADS,20,2.5\nads,40,3.0\ndes,30,2.9\nDesorption,5,1.2\n"
+JDX_LINK = (
+    b"##TITLE= link\n##JCAMP-DX= 5.01\n##BLOCKS= 2\n"
+    b"##TITLE= a\n##JCAMP-DX= 4.24\n##XUNITS= 1/CM\n##PEAK TABLE= (XY..XY)\n400,1; 401,2; 402,3\n##END=\n"
+    b"##TITLE= b\n##JCAMP-DX= 4.24\n##XUNITS= 1/CM\n##FIRSTX= 400\n##LASTX= 406\n##NPOINTS= 7\n##YFACTOR= 0.01\n"
+    b"##XYDATA= (X++(Y..Y))\n400 A0J0J0J0\n403 D0J0J0J0\n##END=\n##END=\n"
+)
+LOG = b"file,time_s,temperature_C,pressure_kPa,rh_pct\nf_1.xy,0,25,10,5\nf_2.xy,60,30,20,10\nf_3.xy,120,35,30,15\n"
+
+
+@pytest.mark.parametrize(("name", "original"), [("iso.csv", ISO_CSV), ("link.jdx", JDX_LINK)])
+@FUZZ
+@given(data=st.data())
+def test_damaged_isotherm_csv_and_multiblock_jcamp(tmp_path: Path, name: str, original: bytes, data: st.DataObject) -> None:
+    path = tmp_path / name
+    good = (path.write_bytes(original), read_measurement(path))[1]
+    assert isinstance(good, MeasurementSeries) and len(good) == 2
+    path.write_bytes(data.draw(damaged(original)))
+    _check(path)
+
+
+@FUZZ
+@given(log=damaged(LOG))
+def test_damaged_conditions_log(tmp_path: Path, log: bytes) -> None:
+    """Alone and as the log of a folder series: nothing but DataFormatError, naming the log and its line."""
+    path = tmp_path / "conditions_log.csv"
+    path.write_bytes(log)
+    try:
+        files, rows = read_conditions_log(path)
+    except DataFormatError as exc:
+        assert_names_file_and_position(exc, path)
+    else:
+        assert all(np.isfinite(v) for r in rows for v in r.values())
+        assert all(0.0 <= r.get("relative_humidity", 0.0) <= 1.0 and r.get("temperature_K", 1.0) > 0 for r in rows)
+        assert files is None or len(files) == len(rows)
+    x = np.linspace(5.0, 8.0, 4)
+    for k in (1, 2, 3):
+        np.savetxt(tmp_path / f"f_{k}.xy", np.column_stack([x, x * k]), fmt="%.3f")
+    try:
+        s = read_measurement(tmp_path)
+    except DataFormatError as exc:
+        # joining is a property of the whole log ("no row for frame file", "3 condition rows for 2 frames")
+        assert str(exc).startswith(str(path)), str(exc)
+        assert "np.float64" not in str(exc)
+    else:
+        assert len(s) == 3 and all(np.isfinite(v) for m in s for v in m.conditions.values())
+
+
+@FUZZ
+@given(procs=bruker_param_texts({"SI": 16, "OFFSET": 12.0, "SW_p": 4000.0, "SF": 400.13, "NC_proc": 0, "BYTORDP": 0, "DTYPP": 0}),
+       acqus=bruker_param_texts({"NUC1": "<129Xe>", "TE": 298.0, "NS": 16, "BYTORDA": 0, "DTYPA": 0}))
+def test_damaged_bruker_parameter_text(tmp_path: Path, procs: bytes, acqus: bytes) -> None:
+    """acqus/procs are parsed by nmrglue (this package has no parser of its own for them): damaged parameter text
+    ends in DataFormatError naming the experiment folder (and the parameter file where our checks find the fault)."""
+    exp = tmp_path / "1"
+    pdir = exp / "pdata" / "1"
+    pdir.mkdir(parents=True, exist_ok=True)
+    data = np.zeros(16, dtype="<i4")
+    data[4] = 1000
+    (pdir / "1r").write_bytes(data.tobytes())
+    (pdir / "procs").write_bytes(procs)
+    (exp / "acqus").write_bytes(acqus)
+    _check(exp, position=False)
+
+
+@ROUND_TRIP
+@given(log=conditions_logs())
+def test_conditions_log_round_trip(tmp_path: Path, log: tuple[str, list[str], list[dict[str, float]]]) -> None:
+    text, files, rows = log
+    path = tmp_path / "log.tsv"
+    path.write_text(text)
+    got_files, got_rows = read_conditions_log(path)
+    assert got_files == files
+    assert len(got_rows) == len(rows)
+    for got, want in zip(got_rows, rows, strict=True):
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-9), key
+
+
+@ROUND_TRIP
+@given(content=isotherm_csvs())
+def test_isotherm_csv_branch_spellings_round_trip(tmp_path: Path, content: tuple[str, dict[str, tuple[list[float], list[float]]]]) -> None:
+    text, branches = content
+    path = tmp_path / "iso.csv"
+    path.write_text(text)
+    s = read_measurement(path)
+    assert isinstance(s, MeasurementSeries)
+    assert set(s.labels) == set(branches) <= {"adsorption", "desorption"}
+    for label, m in zip(s.labels, s, strict=True):
+        p_bar, uptake = branches[label]
+        np.testing.assert_allclose(m.axis.values, p_bar, rtol=1e-12)
+        np.testing.assert_array_equal(m.values, uptake)
+        assert m.axis.unit == "bar" and m.metadata["branch"] == label
+
+
+@ROUND_TRIP
+@given(content=jcamp_link_files())
+def test_multiblock_jcamp_blocks_and_end(tmp_path: Path, content: tuple[str, int, int | None, bool]) -> None:
+    """Read iff the link block is closed and ##BLOCKS= (when given) counts the blocks; else refused with the line."""
+    text, n, declared, outer_end = content
+    path = tmp_path / "link.jdx"
+    path.write_text(text)
+    if outer_end and declared in (None, n):
+        result = read_measurement(path)
+        items = list(result) if isinstance(result, MeasurementSeries) else [result]
+        assert len(items) == n and all(m.axis.name == "wavenumber" for m in items)
+        return
+    with pytest.raises(DataFormatError) as info:
+        read_measurement(path)
+    assert_names_file_and_position(info.value, path)
+    last = len(text.splitlines())
+    if not outer_end:
+        assert f"line {last}: file ends before '##END=' of the block opened by ##TITLE= on line 1" in str(info.value)
+    else:
+        assert f"line {last}: ##BLOCKS= {declared} on line 3 but the link block opened on line 1 holds {n} blocks" in str(info.value)

@@ -165,3 +165,22 @@ def test_unsupported_formats_say_so(shared_data: Path) -> None:
         read_measurement(folder / "la-133_dut-8_zn_isp_cp_etoh_298k.DAT")
     with pytest.raises(DataFormatError, match=r"CO2 303K\.json: format not supported by this version: JSON"):
         read_measurement(folder / "HKUST-1(Cu) CO2 303K.json")
+
+
+def test_zif4_folder_reads_as_a_series(shared_data: Path) -> None:
+    """The ZIF-4 F(Q) folder: 20 frames (one per temperature, 31 to 589 °C per the data README), licence and
+    upstream README skipped. The folder has no conditions log (the temperature is only in the file names)."""
+    folder = shared_data / "scattering" / "zif4_xray_fq_gaillac2017"
+    for p in sorted(folder.glob("*.int01")):
+        _checked(shared_data, f"scattering/zif4_xray_fq_gaillac2017/{p.name}")
+    s = read_measurement(folder)
+    assert isinstance(s, MeasurementSeries) and s.format == "folder" and len(s) == 20
+    temperatures_c = [int(label.removeprefix("ZIF4glassa_").removesuffix(".int01")) for label in s.labels]
+    assert temperatures_c[0] == 31 and temperatures_c[-1] == 589 and temperatures_c == sorted(temperatures_c)
+    assert list(s.metadata["skipped"]) == ["LICENSE-CC-BY-4.0.txt", "README_upstream.md"]
+    assert s.metadata["conditions_log"] is None
+    assert all(m.axis.name == "q" and m.n_points == 936 and m.uncertainty_kind == "file" for m in s)
+    assert all(m.conditions == {} for m in s)
+    assert s[-1].values[0] == pytest.approx(-0.1601631)  # the same first point as ZIF4glassa_589.int01 read alone
+    hot = read_measurement(folder, pattern="ZIF4glassa_5*.int01")
+    assert len(hot) == 15 and hot.labels[0] == "ZIF4glassa_505.int01"
