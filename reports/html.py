@@ -55,6 +55,7 @@ pre { font: .75rem/1.35 "DejaVu Sans Mono", "Menlo", monospace; background: var(
   border: 1px solid var(--rule); border-radius: 4px; }
 details summary { cursor: pointer; font: 500 .85rem system-ui, "DejaVu Sans", sans-serif; color: var(--accent); }
 p.absent { color: var(--muted); font-style: italic; }
+p.note { color: var(--muted); font-size: 0.9em; }
 ul.missing li { color: var(--muted); }
 footer { color: var(--muted); font-size: .8rem; border-top: 1px solid var(--rule); margin-top: 3rem; padding-top: .6rem; }
 @media print {

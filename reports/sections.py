@@ -44,6 +44,8 @@ SectionFn = Callable[[ReportContext], "Section | None"]
 TECHNIQUE_TITLES = {"xrd": "Powder X-ray diffraction", "nmr": "NMR spectra", "ir": "Infrared spectra", "raman": "Raman spectra"}
 #: Chebyshev background terms refined with the scale when a measured pattern is overlaid on a simulated one
 OVERLAY_BACKGROUND = 3
+#: rows of a per-frame table on the page (the summary keeps every frame)
+MAX_TABLE_ROWS = 12
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -534,10 +536,15 @@ def _series_panels(ctx: ReportContext, sec: Section, s: SpectralSeries) -> None:
                                  "does not know) with the difference curve below; Rwp and χ²_ν with weights 1/σ² "
                                  "(counting statistics when the file gives no σ), McCusker et al. (1999).",
                                  f"measured versus simulated {s.technique}"))
-    rows = [[int(k), ctx.frame_label(int(k)) if k < ctx.time_s.size else "—", f"{100 * st['Rwp']:.2f}",
-             f"{100 * st['Rexp']:.2f}", f"{100 * st['Rp']:.2f}", fmt(st["chi2"], 3), fmt(st["scale"], 4)]
-            for k, st in zip(s.measured_frame_index, stats)]
+    listed = np.unique(np.round(np.linspace(0, n_meas - 1, min(MAX_TABLE_ROWS, n_meas))).astype(int))
+    rows = [[int(s.measured_frame_index[j]), ctx.frame_label(int(s.measured_frame_index[j]))
+             if s.measured_frame_index[j] < ctx.time_s.size else "—", f"{100 * stats[j]['Rwp']:.2f}",
+             f"{100 * stats[j]['Rexp']:.2f}", f"{100 * stats[j]['Rp']:.2f}", fmt(stats[j]["chi2"], 3),
+             fmt(stats[j]["scale"], 4)] for j in listed]
     sec.blocks.append(table(["frame", "time · condition", "Rwp (%)", "Rexp (%)", "Rp (%)", "χ²_ν", "scale"], rows))
+    if listed.size < n_meas:
+        sec.blocks.append(f'<p class="note">{listed.size} of {n_meas} measured frames, evenly spaced; all of them '
+                          'are in summary.json (sections.xrd.agreement).</p>')
     sec.summary = {
         "n_frames": s.n_frames,
         "agreement": [{"frame": int(k), **{n: v for n, v in st.items() if n != "background"}}
@@ -691,7 +698,7 @@ def _ppc_items(pp) -> list[dict] | None:
         out.append({"x": arrays[0], "observed": arrays[1], "lower": arrays[2], "upper": arrays[3],
                     "median": None if median is None else np.asarray(median, dtype=np.float64),
                     "name": str(name), "unit": str(unit), "level": float(item.get("level", 0.9)),
-                    "label": str(item.get("label", ""))})
+                    "label": str(item.get("label", "")), "quantity": str(item.get("quantity", "intensity"))})
     return out
 
 
@@ -721,7 +728,7 @@ def _ppc(ctx: ReportContext, sec: Section, pp) -> None:
         coverage.append(inside)
         ax.set_title(f"{it['label']}  observed points inside the band: {100 * inside:.1f} %".strip(), fontsize=7.5)
         ax.set_xlabel(f"{it['name']} ({it['unit']})" if it["unit"] else it["name"])
-        ax.set_ylabel("intensity")
+        ax.set_ylabel(it["quantity"])
         orient_axis(ax, it["x"], rev)
     axes[0].legend(loc="upper right", ncols=3)
     sec.blocks.append(ctx.figure(fig, "posterior-predictive", "Posterior predictive check: data drawn from the fitted "

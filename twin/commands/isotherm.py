@@ -34,8 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(pressure_bar, uptake_mmol_per_g, phase, branch) and a PNG beside it."
         ),
     )
-    parser.add_argument("--material", required=True, help="material name (see `twin materials`) or a .toml path")
-    parser.add_argument("--guest", required=True, help="guest gas, e.g. CO2")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--material", help="material name (see `twin materials`) or a .toml path")
+    source.add_argument("--from-fit", metavar="FIT_RESULT.json",
+                        help="the material as fitted by `twin fit --isotherm` (its host and adsorption values; the "
+                             "temperature dependence from the material file), to predict another temperature")
+    parser.add_argument("--guest", help="guest gas, e.g. CO2 (default with --from-fit: the fitted guest)")
     parser.add_argument("--temperature", required=True, help='temperature, e.g. "303 K" or "30 °C"')
     parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..30 bar" (log grid), below the gas\'s saturation pressure at T')
     parser.add_argument("--points", type=int, default=200, help="number of pressure points (default 200)")
@@ -46,11 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_handle)
 
 
-def resolve_common(material_name: str, guest: str, temperature: str):
-    """Load the material and check guest and temperature (TwinError on bad input)."""
-    from twin.material import load_material
+def resolve_common(material_name, guest: str, temperature: str):
+    """Load the material (a name, a path, or an already loaded Material) and check guest and temperature."""
+    from twin.material import Material, load_material
 
-    material = load_material(material_name)
+    material = material_name if isinstance(material_name, Material) else load_material(material_name)
     if guest not in material.guests:
         raise MaterialError(
             f"--guest: {guest!r} has no parameters in material {material.name!r}; known guests: {', '.join(material.guests)}"
@@ -91,7 +95,15 @@ def compute_isotherm(material, guest: str, temperature_K: float, pressures_Pa, h
 
 
 def _handle(args: argparse.Namespace) -> int:
-    material, temperature_K = resolve_common(args.material, args.guest, args.temperature)
+    material = args.material
+    if args.from_fit:
+        from twin.fit.result import material_from_fit
+
+        material, _, model = material_from_fit(args.from_fit)
+        args.guest = args.guest or model["guest"]
+    if not args.guest:
+        raise MaterialError("--guest: expected a guest gas such as CO2")
+    material, temperature_K = resolve_common(material, args.guest, args.temperature)
     grid = pressure_grid(args.pressure, args.points)
     check_below_saturation(args.guest, temperature_K, float(grid[-1]), where="--pressure")
     humidity = parse_quantity(args.humidity, "fraction", where="--humidity")

@@ -1,6 +1,6 @@
 """Fit files (``FIT.toml``): what to fit, to which measurement, with which free parameters.
 
-Example (``examples/fit_mil53_isotherm.toml``)::
+A measured isotherm (``technique = "isotherm"``, :mod:`twin.fit.isotherm`)::
 
     [fit]
     technique = "isotherm"          # the twin-level isotherm fit (more techniques to come)

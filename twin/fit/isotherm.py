@@ -370,7 +370,7 @@ class TwinFit:
         chi2, chi2_reduced, rwp, rexp: at the best fit with σ used; sigma: σ per point.
         warnings: identifiability and convergence warnings.
         convergence: LM and sampler diagnostics.
-        predictive: posterior predictive (x, observed, median, lo, hi) per branch.
+        predictive: posterior predictive bands per branch (:func:`posterior_predictive`).
         samples: posterior samples (n_samples, n_params) in natural units.
     """
 
@@ -389,7 +389,7 @@ class TwinFit:
     sigma: np.ndarray
     warnings: tuple[str, ...]
     convergence: dict[str, Any]
-    predictive: dict[str, Any] = field(default_factory=dict)
+    predictive: list[dict[str, Any]] = field(default_factory=list)
     samples: np.ndarray | None = None
 
 
@@ -526,7 +526,7 @@ def summarise(problem: IsothermProblem, out: dict[str, Any]) -> TwinFit:
         warns.append(f"sampler acceptance fraction {acc:.2f} outside 0.1–0.8")
     if not bool(out["converged"]):
         warns.append("least squares stopped at the iteration limit")
-    predictive = posterior_predictive(problem, samples_u)
+    predictive = posterior_predictive(problem, samples_u, np.asarray(out["sigma"], float)[: problem.data.n_points])
     return TwinFit(
         names=names, units=units, value=value, esd=esd, stderr=samples.std(axis=0, ddof=1),
         interval_90=np.stack([q[0], q[2]], axis=1), median=q[1], correlation=corr,
@@ -544,20 +544,31 @@ def summarise(problem: IsothermProblem, out: dict[str, Any]) -> TwinFit:
     )
 
 
-def posterior_predictive(problem: IsothermProblem, samples_u: np.ndarray, n_draws: int = 200) -> dict[str, Any]:
-    """5/50/95 % bands of the model uptake over posterior draws, in the file's unit, both branches."""
+def posterior_predictive(problem: IsothermProblem, samples_u: np.ndarray, sigma: np.ndarray,
+                         n_draws: int = 400) -> list[dict[str, Any]]:
+    """90 % posterior predictive bands of the measured uptake on both branches, in the file's unit.
+
+    Replicated data y_rep = model(u) + σ·ε over ``n_draws`` posterior draws u (ε standard normal, σ the
+    noise of each point used in the likelihood), summarised by the 5th, 50th and 95th percentiles: a
+    calibrated model puts about 90 % of the observed points inside (A. Gelman et al., *Bayesian Data
+    Analysis*, 3rd ed., ch. 6). One item per branch, in the form the report draws (``docs/report.md``).
+    """
     rng = np.random.default_rng(0)
     idx = rng.choice(samples_u.shape[0], size=min(n_draws, samples_u.shape[0]), replace=False)
     dt = problem.thermo.volume_A3.dtype
     curves = jax.jit(jax.vmap(lambda u: jnp.concatenate(problem.predict(u))))(jnp.asarray(samples_u[idx], dt))
-    curves = np.asarray(curves, float) * problem.data.per_cell_to_unit
-    q = np.percentile(curves, [5.0, 50.0, 95.0], axis=0)
     d = problem.data
-    x = np.concatenate([d.p_ads_Pa, d.p_des_Pa]) / 1e5
-    return {"x": x.tolist(), "observed": (problem.observed() * d.per_cell_to_unit).tolist(),
-            "median": q[1].tolist(), "lo": q[0].tolist(), "hi": q[2].tolist(),
-            "branch": ["adsorption"] * d.p_ads_Pa.size + ["desorption"] * d.p_des_Pa.size,
-            "x_label": "pressure (bar)", "y_label": f"uptake ({d.unit})"}
+    replicated = np.asarray(curves, float) + np.asarray(sigma, float)[None, :] * rng.standard_normal(curves.shape)
+    q = np.percentile(replicated * d.per_cell_to_unit, [5.0, 50.0, 95.0], axis=0)
+    observed = np.concatenate([d.n_ads, d.n_des]) * d.per_cell_to_unit
+    n_ads = d.p_ads_Pa.size
+    items = []
+    for branch, sel, p in (("adsorption", slice(0, n_ads), d.p_ads_Pa), ("desorption", slice(n_ads, None), d.p_des_Pa)):
+        items.append({"axis": {"name": "pressure", "unit": "bar", "values": (np.asarray(p) / 1e5).tolist()},
+                      "observed": observed[sel].tolist(), "median": q[1][sel].tolist(), "lower": q[0][sel].tolist(),
+                      "upper": q[2][sel].tolist(), "level": 0.9, "label": f"{branch} branch",
+                      "quantity": f"uptake ({d.unit})"})
+    return items
 
 
 def default_sample(**kwargs: float) -> SampleParams:

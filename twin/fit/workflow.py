@@ -119,17 +119,15 @@ def _plot(path: Path, result: dict[str, Any], material: str, guest: str, tempera
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pp = result["posterior_predictive"]
-    x, br = np.asarray(pp["x"]), np.asarray(pp["branch"])
     fig, ax = plt.subplots(figsize=(6, 4))
-    for branch, colour in (("adsorption", "C0"), ("desorption", "C3")):
-        sel = br == branch
-        ax.plot(x[sel], np.asarray(pp["observed"])[sel], "o", ms=3, color=colour, label=f"measured {branch}")
-        ax.plot(x[sel], np.asarray(pp["median"])[sel], "-", color=colour, lw=1)
-        ax.fill_between(x[sel], np.asarray(pp["lo"])[sel], np.asarray(pp["hi"])[sel], color=colour, alpha=0.25, lw=0)
-    ax.set_xlabel(pp["x_label"])
-    ax.set_ylabel(pp["y_label"])
-    ax.set_title(f"{material} + {guest}, {temperature_K:.0f} K: twin fit (90 % posterior band)")
+    for item, colour in zip(result["posterior_predictive"], ("C0", "C3"), strict=False):
+        x = np.asarray(item["axis"]["values"])
+        ax.plot(x, item["observed"], "o", ms=3, color=colour, label=f"measured, {item['label']}")
+        ax.plot(x, item["median"], "-", color=colour, lw=1)
+        ax.fill_between(x, item["lower"], item["upper"], color=colour, alpha=0.25, lw=0)
+        ax.set_ylabel(item["quantity"])
+    ax.set_xlabel("pressure (bar)")
+    ax.set_title(f"{material} + {guest}, {temperature_K:.0f} K: twin fit (90 % posterior predictive band)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

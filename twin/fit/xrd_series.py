@@ -356,5 +356,5 @@ def _predictive(data: XrdSeriesData, fit: Any, w_open: np.ndarray) -> list[dict[
         items.append({"axis": {"name": "2θ", "unit": "deg", "values": data.two_theta_deg.tolist()},
                       "observed": data.counts[k].tolist(), "median": yc.tolist(),
                       "lower": (yc - half).tolist(), "upper": (yc + half).tolist(), "level": 0.9,
-                      "label": f"frame {data.labels[k]}, {data.pressure_bar[k]:.3g} bar"})
+                      "label": f"frame {data.labels[k]}, {data.pressure_bar[k]:.3g} bar", "quantity": "counts"})
     return items
