@@ -6,7 +6,7 @@ size and microstrain broadening, Chebyshev background). Refined, per phase p: th
 cells N_p, which gives the phase fractions), the lattice parameters allowed by the crystal system, the
 coherent domain size (spheres of diameter D, volume-weighted column length 3D/4, or cubes of edge L with the
 column length of each reflection direction, ``domain_shape``) as a log-normal distribution of volume-weighted
-mean ⟨L⟩_V (``size_nm``) and width s (``size_width``, 0: one size; :func:`lognormal_sizes_A`), and an isotropic
+mean ⟨L⟩_V (``size_nm``) and variance s² of ln L (``size_log_variance``; :func:`lognormal_sizes_A`), and an isotropic
 microstrain; globally: the zero shift and the Chebyshev background. Atom positions and displacement
 parameters stay at the CIF values (a "structure-fixed" Rietveld refinement, as in sequential in situ work).
 
@@ -138,7 +138,7 @@ def _calculate(phases, instrument, tth, layout, zero_index, background_index, do
         lattice = phase.lattice
         for k, i in zip(_LATTICE_FREE[phase.crystal_system], i_lat, strict=True):
             lattice = lattice.at[k].set(x[i])
-        size_A, number_weight = lognormal_sizes_A(x[i_size], x[i_width])
+        size_A, number_weight = lognormal_sizes_A(x[i_size], jnp.sqrt(x[i_width]))
         states.append(make_phase_state(lattice, cell_count=x[i_scale], size_A=size_A, size_weight=number_weight,
                                        microstrain=x[i_strain], domain_shape=domain_shape))
     y = powder_pattern(tuple(phases), tuple(states), inst, tth)
@@ -167,7 +167,8 @@ def make_refinement(
 
     ``fix`` holds parameter names or suffixes (``"microstrain"`` fixes every phase's strain). Lattice
     parameters may move ±``lattice_window`` (relative) from the CIF values; scales are ≥ 0.
-    ``domain_shape``: ``"sphere"`` (size = diameter) or ``"box"`` (size = cube edge).
+    ``domain_shape``: ``"sphere"`` (size = diameter) or ``"box"`` (size = cube edge). ``size_width`` is the start
+    value of s (standard deviation of ln L); the refined parameter is ``size_log_variance`` = s² in [10⁻⁴, 1.44].
 
     Raises:
         FitError: no phases, an empty grid, or a name in ``fix`` that matches no parameter.
@@ -198,7 +199,8 @@ def make_refinement(
             for k in _LATTICE_FREE[phase.crystal_system]
         )
         i_size = add(f"{label}.size_nm", "nm", float(sizes[p]), *size_bounds_nm)
-        i_width = add(f"{label}.size_width", "1", float(widths[p]), 0.0, 1.2)
+        # refined as s² ≥ 10⁻⁴: the pattern is even in s, so ∂/∂s vanishes at s = 0 and would trap the fit there
+        i_width = add(f"{label}.size_log_variance", "1", max(float(widths[p]) ** 2, 1e-4), 1e-4, 1.44)
         i_strain = add(f"{label}.microstrain", "1", float(strains[p]), 0.0, 0.05)
         layout.append((i_scale, i_lat, i_size, i_width, i_strain))
     i_zero = add("zero_shift_deg", "deg", float(instrument.zero_shift_deg), -1.0, 1.0)
@@ -330,12 +332,12 @@ def _solver(setup: RefinementSetup, max_iter: int, min_fraction: float):
         res = levenberg_marquardt(residual, x[free], x, mask, y, sigma, lower=lo, upper=hi, max_iter=max_iter)
         # a parameter that ends on a bound (a strain of 0, a vanished scale) is held there: it leaves the
         # covariance (its one-sided curvature would give a meaningless esd), as Rietveld programs report it
+        x_full = x.at[free].set(jnp.where(mask, res.x, x[free]))  # the LM result, bound values included
         mask = mask & (res.x > lo) & (res.x < hi)
         jac = jnp.where(mask[None, :], res.jacobian, 0.0)
         stats = fit_statistics(res.residual, jac, y, sigma)
         esd_free = jnp.where(mask, stats.esd, 0.0)
         cov_free = jnp.where(mask[:, None] & mask[None, :], stats.covariance, 0.0)
-        x_full = x.at[free].set(jnp.where(mask, res.x, x[free]))
         esd_full = jnp.zeros_like(x).at[free].set(esd_free)
         refined = jnp.zeros(x.shape, bool).at[free].set(mask)
         cov_full = jnp.zeros((n_params, n_params), dt).at[free[:, None], free[None, :]].set(cov_free)
