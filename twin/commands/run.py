@@ -33,6 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="with --dry-run: print the estimate as one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="start one process per host and call jax.distributed.initialize() first (SLURM, Open MPI and TPU "
+        "clusters are detected; elsewhere give --coordinator, --num-processes and --process-id): the lattice is "
+        "sharded over every device of every host and process 0 writes OUT (docs/engine.md)",
+    )
+    parser.add_argument("--coordinator", metavar="HOST:PORT", help="with --distributed: address of process 0")
+    parser.add_argument("--num-processes", type=int, metavar="N", help="with --distributed: number of processes")
+    parser.add_argument("--process-id", type=int, metavar="I", help="with --distributed: this process, 0..N-1")
     parser.set_defaults(handler=_handle)
 
 
@@ -44,7 +54,21 @@ def _engine_run():
     return engine_run
 
 
+def _readable(key: str, value) -> str:
+    """A human-readable gloss for the byte and second counts of the dry-run table."""
+    if key.endswith("memory_bytes") and isinstance(value, (int, float)):
+        return f"  ({value / 2**30:.3g} GiB)"
+    if key == "estimated_time_s" and isinstance(value, (int, float)):
+        hours, rest = divmod(int(round(value)), 3600)
+        return f"  ({hours} h {rest // 60:02d} min {rest % 60:02d} s)"
+    if key == "largest_cube_um":
+        return "  (µm along a, b, c)"
+    return ""
+
+
 def _handle(args: argparse.Namespace) -> int:
+    if args.distributed:
+        _initialize_distributed(args)
     scenario = load_scenario(args.scenario)
     engine_run = _engine_run()
     if args.dry_run:
@@ -53,9 +77,27 @@ def _handle(args: argparse.Namespace) -> int:
             print_json(estimate)
         else:
             for key, value in estimate.items():
-                print(f"{key:32s} {value}")
+                print(f"{key:32s} {value}{_readable(key, value)}")
         return 0
     out = Path(args.output) if args.output else Path(Path(args.scenario).stem)
     path = engine_run.run_scenario(scenario, out, resume=args.resume, show_progress=not args.quiet)
-    print(f"trajectory written to {path}")
+    if not args.distributed or _process_index() == 0:
+        print(f"trajectory written to {path}")
     return 0
+
+
+def _initialize_distributed(args: argparse.Namespace) -> None:
+    import os
+
+    import jax
+
+    if os.environ.get("JAX_PLATFORMS", "") == "cpu":  # CPU processes exchange halos through gloo
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
+                               process_id=args.process_id)
+
+
+def _process_index() -> int:
+    import jax
+
+    return jax.process_index()

@@ -23,7 +23,7 @@ chunk is computed in one batch before the ``lax.scan`` over the lattice updates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import partial
 
 import jax
@@ -47,6 +47,8 @@ __all__ = [
     "Drive",
     "EngineConfig",
     "Engine",
+    "StepCoefficients",
+    "step_coefficients",
     "make_engine",
     "stability_limit_s",
     "ERROR_NAN",
@@ -160,6 +162,15 @@ def make_drive(thermo: ThermoParams, conditions: Conditions, guest: int, dtype) 
                  n_max=thermo.n_max[:, guest].astype(dtype), barrier=host_barrier_kj_mol(thermo, t).astype(dtype))
 
 
+@partial(jax.jit, static_argnames=("guests",))
+def _sampled_drive(thermo: ThermoParams, table: ProtocolTable, times_s, guests: tuple[str, ...]):
+    """Ω of each phase and W at each sample time in one compiled call (op by op it costs seconds)."""
+    table = replace(table, guests=guests)
+    conds = jax.vmap(lambda t: conditions_at(table, t))(times_s)
+    omega = jax.vmap(lambda c: phase_potentials(thermo, c))(conds)
+    return omega, jax.vmap(lambda c: host_barrier_kj_mol(thermo, c.temperature_K))(conds)
+
+
 def stability_limit_s(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geometry, table: ProtocolTable,
                       guest_diffusion: bool, eta_dynamics: bool = True) -> tuple[float, str]:
     """Largest stable time step [s] and which limit sets it (formulas in the module docstring).
@@ -169,15 +180,15 @@ def stability_limit_s(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geo
     th = thermo.astype(jnp.float64) if jax.config.jax_enable_x64 else thermo
     times = np.asarray(table.time_s, dtype=np.float64)
     samples = np.unique(np.concatenate([times] + [np.linspace(a, b, 18) for a, b in zip(times[:-1], times[1:])]))
-    tab = table.astype(jnp.float32)
-    conds = jax.vmap(lambda t: conditions_at(tab, t))(jnp.asarray(samples, jnp.float32))
-    omega = np.asarray(jax.vmap(lambda c: phase_potentials(th, c))(conds), dtype=np.float64)
+    omega, barrier = _sampled_drive(th, replace(table.astype(jnp.float32), guests=()), jnp.asarray(samples, jnp.float32),
+                                    tuple(table.guests))
+    omega = np.asarray(omega, dtype=np.float64)
     b3 = float(geometry.block) ** 3
     d_omega = float(np.max(np.abs(omega[:, -1] - omega[:, 0]))) * b3
     gamma = np.asarray(meso.surface_energy_kj_mol, dtype=np.float64)
     delta = np.asarray(meso.defect_shift_kj_mol, dtype=np.float64)
     d_omega += 6.0 * abs(gamma[-1] - gamma[0]) + abs(delta[-1] - delta[0])
-    w = float(np.max(np.asarray(jax.vmap(lambda c: host_barrier_kj_mol(th, c.temperature_K))(conds)))) * b3
+    w = float(np.max(np.asarray(barrier))) * b3
     j_sum = float(np.sum(np.asarray(meso.coupling_kj_mol, dtype=np.float64)))
     rt_min = R_KJ_MOL_K * float(np.min(np.asarray(table.temperature_K)))
     nu = float(meso.rate_prefactor_per_s)
@@ -196,11 +207,177 @@ def stability_limit_s(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geo
     return limit, reason
 
 
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class StepCoefficients:
+    """Scalars of one step, derived from its :class:`Drive` for a whole chunk before the ``lax.scan``.
+
+    Inside the fused site loop XLA evaluates a scalar expression at every site (an ``exp`` of ln K, a
+    division by RT, the key hash of the noise): computing them here, once per step, is what keeps the loop
+    at a few arithmetic operations per site.
+
+    Attributes:
+        eta_rate: Δt ν₀/RT [mol/kJ]. noise_amplitude: √(2ν₀Δt).
+        d_omega: b³(Ω_o − Ω_c) at the gas fugacity (fast adsorption) [kJ/mol per site].
+        d_host_pv: b³ (F_host + pV)_o − (F_host + pV)_c [kJ/mol per site] (Ω without adsorption).
+        barrier: b³ W(T) [kJ/mol per site].
+        ads_scale: b³ RT N_p of the transported guest, (n_phases,) [kJ/mol per site].
+        affinity: K_p [1/Pa], (n_phases,). n_max: N_p, (n_phases,).
+        log_f_gas: ln(f_gas/Pa). gas_mobility: N_p θ_p(1 − θ_p) at the gas fugacity, (n_phases,).
+        key1, key2: the step's noise keys (:func:`twin.engine.model.step_keys`), uint32; one pair per crystal
+            in a batch.
+    """
+
+    eta_rate: Array
+    noise_amplitude: Array
+    d_omega: Array
+    d_host_pv: Array
+    barrier: Array
+    ads_scale: Array
+    affinity: Array
+    n_max: Array
+    log_f_gas: Array
+    gas_mobility: Array
+    key1: Array
+    key2: Array
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Static part of an engine (hashable): equal specs share one compiled chunk across engines."""
+
+    config: EngineConfig
+    periodic: bool
+    spacing_A: tuple[float, float, float]
+    block_volume: float
+    batched: bool
+    fracture: bool
+    guests: tuple[str, ...]
+
+
+def step_coefficients(drive: Drive, meso: MesoscaleParams, config: EngineConfig, block_volume: float,
+                      key1, key2) -> StepCoefficients:
+    """The :class:`StepCoefficients` of one step (pure; ``vmap`` over the steps of a chunk)."""
+    dtype = jnp.dtype(config.dtype)
+    dt = jnp.asarray(config.dt_s, dtype)
+    nu = meso.rate_prefactor_per_s.astype(dtype)
+    b3 = jnp.asarray(block_volume, dtype)
+    theta_gas = jax.nn.sigmoid(drive.log_k + drive.log_f_gas)
+    return StepCoefficients(
+        eta_rate=dt * nu / drive.rt,
+        noise_amplitude=jnp.sqrt(2.0 * nu * dt),
+        d_omega=b3 * (drive.omega[-1] - drive.omega[0]),
+        d_host_pv=b3 * (drive.host_pv[-1] - drive.host_pv[0]),
+        barrier=b3 * drive.barrier,
+        ads_scale=b3 * drive.rt * drive.n_max,
+        affinity=jnp.exp(drive.log_k),
+        n_max=drive.n_max,
+        log_f_gas=drive.log_f_gas,
+        gas_mobility=drive.n_max * theta_gas * (1.0 - theta_gas),
+        key1=key1,
+        key2=key2,
+    )
+
+
+def _update(meso: MesoscaleParams, spec: _Spec, state: TwinState, c: StepCoefficients) -> TwinState:
+    """One step of one crystal from precomputed coefficients (the body of every compiled loop)."""
+    cfg = spec.config
+    dt_t = jnp.dtype(cfg.dtype)
+    # tie the links to η: otherwise XLA hoists every float derived from them (link bits, surface and defect
+    # terms) out of the time loop and reads ~40 bytes per site per step instead of the one link byte
+    eta, links = jax.lax.optimization_barrier((state.eta, state.links))
+    loading = state.loading
+    inside = model.inside(links, dt_t)
+    gamma = meso.surface_energy_kj_mol.astype(dt_t)
+    delta = meso.defect_shift_kj_mol.astype(dt_t)
+    # surface and defect terms of Ω_o,i − Ω_c,i (model.site_potentials, as a difference)
+    local = (gamma[-1] - gamma[0]) * model.exposed_faces(links, dt_t) + (delta[-1] - delta[0]) * model.defect(links, dt_t)
+    if cfg.guest_diffusion:
+        f = model.fugacity_from_loading(loading, eta, c.n_max, c.affinity)
+        kf_c, kf_o = c.affinity[0] * f, c.affinity[-1] * f
+        ads = c.ads_scale[-1] * jnp.log1p(kf_o) - c.ads_scale[0] * jnp.log1p(kf_c)
+        d_omega = c.d_host_pv - ads + local
+    else:
+        d_omega = c.d_omega + local
+    new_eta = eta
+    coupling = meso.coupling_kj_mol.astype(dt_t)
+    eta_halo = model.halo(eta, spec.periodic) if cfg.eta_dynamics or spec.fracture else None
+    if cfg.eta_dynamics:
+        force = model.eta_force(eta, links, 0.0, d_omega, c.barrier, coupling, spec.periodic, eta_halo)
+        new_eta = eta + c.eta_rate * force
+        if cfg.noise:
+            xi = model.noise_from_keys(eta.shape, c.key1, c.key2, dt_t)
+            new_eta = new_eta + c.noise_amplitude * inside * xi
+    if cfg.guest_diffusion:
+        h = model.smoothstep(jnp.clip(eta, 0.0, 1.0))
+        theta_c, theta_o = kf_c / (1.0 + kf_c), kf_o / (1.0 + kf_o)
+        mobility = (1.0 - h) * c.n_max[0] * theta_c * (1.0 - theta_c) + h * c.n_max[-1] * theta_o * (1.0 - theta_o)
+        mobility_gas = (1.0 - h) * c.gas_mobility[0] + h * c.gas_mobility[-1]
+        dif = meso.diffusivity_A2_s.astype(dt_t)
+        diffusivity = (1.0 - h) * dif[0] + h * dif[-1]
+        inflow = model.guest_fluxes_divergence(jnp.log(f), mobility, mobility_gas, diffusivity, links, c.log_f_gas,
+                                               spec.spacing_A, spec.periodic, cfg.gas_exchange)
+        loading = loading + jnp.asarray(cfg.dt_s, dt_t) * inflow
+    if spec.fracture:
+        links = _fracture(eta, links, coupling, meso.cohesion_kj_mol.astype(dt_t), spec.periodic, eta_halo)
+    return TwinState(new_eta, links, loading, state.key, state.step + 1, state.error)
+
+
+def _drive_at(thermo: ThermoParams, table: ProtocolTable, spec: _Spec, time_s) -> Drive:
+    cond = conditions_at(replace(table, guests=spec.guests), time_s)
+    return make_drive(thermo, cond, spec.config.transported_guest, jnp.dtype(spec.config.dtype))
+
+
+def _check(state: TwinState, dtype) -> TwinState:
+    inside = model.inside(state.links, dtype) > 0
+    spatial = tuple(range(state.eta.ndim - 3, state.eta.ndim))
+    bad = ~jnp.isfinite(state.eta)
+    out = (state.eta < ETA_LIMITS[0]) | (state.eta > ETA_LIMITS[1])
+    code = jnp.where(jnp.any(bad & inside, axis=spatial), ERROR_NAN, 0)
+    code = code | jnp.where(jnp.any(out & inside, axis=spatial), ERROR_ETA_RANGE, 0)
+    if state.loading is not None:
+        code = code | jnp.where(jnp.any(~jnp.isfinite(state.loading) & inside, axis=spatial), ERROR_NAN, 0)
+        code = code | jnp.where(jnp.any((state.loading < -1e-3) & inside, axis=spatial), ERROR_LOADING, 0)
+    return TwinState(state.eta, state.links, state.loading, state.key, state.step,
+                     state.error | code.astype(jnp.int32))
+
+
+def _chunk(thermo: ThermoParams, meso: MesoscaleParams, table: ProtocolTable, state: TwinState, *, spec: _Spec,
+           n_steps: int) -> TwinState:
+    """``n_steps`` steps in one ``lax.scan``, then the error check (no host synchronisation inside)."""
+    dtype = jnp.dtype(spec.config.dtype)
+    step0 = state.step[0] if spec.batched else state.step
+    steps = step0 + jnp.arange(n_steps, dtype=jnp.int32)
+    times = steps.astype(dtype) * jnp.asarray(spec.config.dt_s, dtype)
+    drives = jax.vmap(lambda t: _drive_at(thermo, table, spec, t))(times)
+    if spec.batched:  # one key pair per crystal and step: (n_steps, n_crystals)
+        keys = jax.vmap(lambda s: jax.vmap(lambda k: model.step_keys(k, s))(state.key))(steps)
+    else:
+        keys = jax.vmap(lambda s: model.step_keys(state.key, s))(steps)
+    coefs = jax.vmap(lambda d, k1, k2: step_coefficients(d, meso, spec.config, spec.block_volume, k1, k2))(drives, *keys)
+    if spec.batched:
+        scalar = jax.tree_util.tree_map(lambda _: None, coefs)
+        axes = replace(scalar, key1=0, key2=0)
+        update = jax.vmap(lambda s, c: _update(meso, spec, s, c), in_axes=(0, axes))
+    else:
+        update = lambda s, c: _update(meso, spec, s, c)  # noqa: E731
+
+    def body(s, c):
+        return update(s, c), None
+
+    state, _ = jax.lax.scan(body, state, coefs)
+    return _check(state, dtype)
+
+
+_run_chunk = jax.jit(_chunk, static_argnames=("spec", "n_steps"), donate_argnames=("state",))
+
+
 class Engine:
-    """A compiled engine for one geometry: ``init``, ``step``, ``run_chunk`` and ``check``.
+    """A compiled engine for one geometry: ``init``, ``update``, ``step``, ``run_chunk`` and checks.
 
     Built by :func:`make_engine`; every method is pure in its arrays (the object only holds static settings
-    and parameters).
+    and parameters). The compiled chunk is shared by all engines with equal static settings and array shapes
+    (parameters and protocol are arguments of it, not constants).
     """
 
     def __init__(self, thermo, meso, geometry, table, config, eta0: float, batched: bool):
@@ -211,12 +388,14 @@ class Engine:
         self.block_volume = float(geometry.block) ** 3
         self.eta0 = eta0
         self.batched = batched
-        self.run_chunk = jax.jit(self._run_chunk, static_argnums=(1,), donate_argnums=(0,))
+        self._spec = _Spec(config=config, periodic=bool(self.periodic), spacing_A=self.spacing_A,  # type: ignore[arg-type]
+                           block_volume=self.block_volume, batched=batched,
+                           fracture=bool(np.isfinite(float(meso.cohesion_kj_mol))), guests=tuple(table.guests))
+        self._table = replace(table, guests=())  # guests are static (in the spec), not array leaves
 
     # -------------------------------------------------------------------------------- drive
     def drive_at(self, time_s: Array) -> Drive:
-        cond = conditions_at(self.table, time_s)
-        return make_drive(self.thermo, cond, self.config.transported_guest, self.dtype)
+        return _drive_at(self.thermo, self._table, self._spec, time_s)
 
     # -------------------------------------------------------------------------------- state
     def init(self, seed: int) -> TwinState:
@@ -241,43 +420,9 @@ class Engine:
     # -------------------------------------------------------------------------------- one step
     def update(self, state: TwinState, drive: Drive) -> TwinState:
         """One step driven by a precomputed :class:`Drive` (single crystal; ``vmap`` for a batch)."""
-        cfg, meso, dt_t = self.config, self.meso, self.dtype
-        dt = jnp.asarray(cfg.dt_s, dt_t)
-        eta, links = state.eta, state.links
-        inside = model.inside(links, dt_t)
-        nu = meso.rate_prefactor_per_s.astype(dt_t)
-        loading = state.loading
-        if cfg.guest_diffusion:
-            log_f = model.log_fugacity_from_loading(loading, eta, drive.n_max, drive.log_k)
-            ads_c = drive.rt * drive.n_max[0] * jax.nn.softplus(drive.log_k[0] + log_f)
-            ads_o = drive.rt * drive.n_max[-1] * jax.nn.softplus(drive.log_k[-1] + log_f)
-            omega_c, omega_o = drive.host_pv[0] - ads_c, drive.host_pv[-1] - ads_o
-        else:
-            omega_c, omega_o = drive.omega[0], drive.omega[-1]
-        oc, oo = model.site_potentials(omega_c, omega_o, links, meso.surface_energy_kj_mol.astype(dt_t),
-                                       meso.defect_shift_kj_mol.astype(dt_t), self.block_volume)
-        w = drive.barrier * self.block_volume
-        coupling = meso.coupling_kj_mol.astype(dt_t)
-        new_eta = eta
-        if cfg.eta_dynamics:
-            force = model.eta_force(eta, links, oc, oo, w, coupling, self.periodic)
-            new_eta = eta + (dt * nu / drive.rt) * force
-            if cfg.noise:
-                amp = jnp.sqrt(2.0 * nu * dt)
-                xi = model.gaussian_like_noise(eta.shape, state.key, state.step, dt_t)
-                new_eta = new_eta + amp * inside * xi
-        if cfg.guest_diffusion:
-            _, mobility = model.loading_from_log_fugacity(log_f, eta, drive.n_max, drive.log_k)
-            _, mobility_gas = model.loading_from_log_fugacity(drive.log_f_gas, eta, drive.n_max, drive.log_k)
-            h = model.smoothstep(jnp.clip(eta, 0.0, 1.0))
-            dif = meso.diffusivity_A2_s.astype(dt_t)
-            diffusivity = (1.0 - h) * dif[0] + h * dif[-1]
-            inflow = model.guest_fluxes_divergence(log_f, mobility, mobility_gas, diffusivity, links,
-                                                   drive.log_f_gas, self.spacing_A, self.periodic, cfg.gas_exchange)
-            loading = loading + dt * inflow
-        if bool(np.isfinite(float(meso.cohesion_kj_mol))):
-            links = _fracture(eta, links, coupling, meso.cohesion_kj_mol.astype(dt_t), self.periodic)
-        return TwinState(new_eta, links, loading, state.key, state.step + 1, state.error)
+        k1, k2 = model.step_keys(state.key, state.step)
+        c = step_coefficients(drive, self.meso, self.config, self.block_volume, k1, k2)
+        return _update(self.meso, self._spec, state, c)
 
     def step(self, state: TwinState, conditions: Conditions) -> TwinState:
         """One time step under ``conditions`` (pure; vmapped over a leading crystal axis when batched)."""
@@ -287,31 +432,19 @@ class Engine:
         return self.update(state, drive)
 
     # -------------------------------------------------------------------------------- chunks
-    def _run_chunk(self, state: TwinState, n_steps: int) -> TwinState:
-        """``n_steps`` steps in one ``lax.scan``, then the error check (no host synchronisation inside)."""
-        step0 = state.step[0] if self.batched else state.step
-        times = (step0 + jnp.arange(n_steps, dtype=jnp.int32)).astype(self.dtype) * jnp.asarray(self.config.dt_s, self.dtype)
-        drives = jax.vmap(self.drive_at)(times)
-        update = jax.vmap(self.update, in_axes=(0, None)) if self.batched else self.update
+    def run_chunk(self, state: TwinState, n_steps: int) -> TwinState:
+        """``n_steps`` steps in one compiled ``lax.scan``, then the error check; ``state`` is donated."""
+        return _run_chunk(self.thermo, self.meso, self._table, state, spec=self._spec, n_steps=int(n_steps))
 
-        def body(s, drive):
-            return update(s, drive), None
+    def compile_chunk(self, state: TwinState, n_steps: int):
+        """The compiled chunk for states like ``state`` (XLA's ``memory_analysis()`` and a callable
+        ``compiled(thermo, meso, table, state)``), e.g. for a dry run."""
+        return _run_chunk.lower(self.thermo, self.meso, self._table, state, spec=self._spec,
+                                n_steps=int(n_steps)).compile()
 
-        state, _ = jax.lax.scan(body, state, drives)
-        return self._check(state)
-
-    def _check(self, state: TwinState) -> TwinState:
-        inside = model.inside(state.links, self.dtype) > 0
-        spatial = tuple(range(state.eta.ndim - 3, state.eta.ndim))
-        bad = ~jnp.isfinite(state.eta)
-        out = (state.eta < ETA_LIMITS[0]) | (state.eta > ETA_LIMITS[1])
-        code = jnp.where(jnp.any(bad & inside, axis=spatial), ERROR_NAN, 0)
-        code = code | jnp.where(jnp.any(out & inside, axis=spatial), ERROR_ETA_RANGE, 0)
-        if state.loading is not None:
-            code = code | jnp.where(jnp.any(~jnp.isfinite(state.loading) & inside, axis=spatial), ERROR_NAN, 0)
-            code = code | jnp.where(jnp.any((state.loading < -1e-3) & inside, axis=spatial), ERROR_LOADING, 0)
-        return TwinState(state.eta, state.links, state.loading, state.key, state.step,
-                         state.error | code.astype(jnp.int32))
+    def chunk_arguments(self) -> tuple:
+        """The non-state arguments of a :meth:`compile_chunk` executable."""
+        return self.thermo, self.meso, self._table
 
     def raise_on_error(self, state: TwinState, steps_before: int) -> None:
         """Host check between chunks: raise :class:`SimulationError` with step, time and cause."""
@@ -326,11 +459,12 @@ class Engine:
             )
 
 
-def _fracture(eta, links, coupling, cohesion, periodic: bool):
+def _fracture(eta, links, coupling, cohesion, periodic: bool, eta_halo=None):
     """Break links whose elastic energy J_d/2 (η_i − η_j)² exceeds the cohesion (symmetric on both ends)."""
     keep = jnp.zeros_like(links)
+    padded = model.halo(eta, periodic) if eta_halo is None else eta_halo
     for k, (axis, offset) in enumerate(DIRECTIONS):
-        diff = eta - model.shift(eta, axis, offset, periodic)
+        diff = eta - model.neighbour(padded, axis, offset)
         intact = 0.5 * coupling[axis] * diff * diff <= cohesion
         keep = keep | (intact.astype(jnp.uint8) << np.uint8(k))
     return links & (keep | np.uint8(0b1100_0000))
@@ -363,7 +497,8 @@ def make_engine(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geometry,
             f"({reason}); use dt <= {limit:.4g} s or leave dt unset to let the engine choose"
         )
     if eta0 is None:
-        omega = np.asarray(phase_potentials(thermo, conditions_at(table, jnp.asarray(0.0, dtype))))
+        omega = np.asarray(_sampled_drive(thermo, replace(table, guests=()), jnp.zeros((1,), dtype),
+                                          tuple(table.guests))[0][0])
         eta0 = 1.0 if omega[-1] < omega[0] else 0.0
     batched = geometry.links.ndim == 4
     return Engine(thermo, meso.astype(dtype), geometry, table, config, float(eta0), batched)

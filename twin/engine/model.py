@@ -40,6 +40,13 @@ one side empties. Where M is exponential in ln f (both Langmuir tails) the logar
 time-step limit of :mod:`twin.engine.dynamics` holds (cf. the Scharfetter–Gummel flux of drift–diffusion
 schemes, IEEE Trans. Electron Devices 16, 64 (1969), which uses the same mean).
 
+The local fugacity is the positive root of a quadratic: with x = K_o f, r = K_c/K_o, a = (1 − h) N_c and
+b = h N_o, n = a r x/(1 + r x) + b x/(1 + x) is r(n − a − b) x² + [r(n − a) + (n − b)] x + n = 0, solved in
+the cancellation-free form (:func:`fugacity_from_loading`; one square root instead of a Newton iteration).
+Cost notes (CPU, measured with ``benchmarks/bench_engine.py``): ln M and √M are computed once per site and
+read by the six neighbours, and the exchange with the gas is one term per site (the exposed faces share
+ln f_gas and M_gas), not one per face.
+
 Left out: elastic (strain-mediated, long-range) interactions between sites, adsorption heat, guest noise.
 
 Noise. The Euler–Maruyama increments use a counter-based hash of (global site index, step, seed): uniform
@@ -63,6 +70,8 @@ from twin.thermo import host_landscape
 
 __all__ = [
     "shift",
+    "halo",
+    "neighbour",
     "link_bit",
     "inside",
     "defect",
@@ -72,10 +81,13 @@ __all__ = [
     "eta_force",
     "landscape_derivative",
     "hash32",
+    "step_keys",
     "uniform_noise",
     "gaussian_like_noise",
+    "noise_from_keys",
     "smoothstep",
     "loading_from_log_fugacity",
+    "fugacity_from_loading",
     "log_fugacity_from_loading",
     "guest_fluxes_divergence",
     "log_mean",
@@ -97,6 +109,27 @@ def shift(x: Array, axis: int, offset: int, periodic: bool) -> Array:
     body = jax.lax.slice_in_dim(x, 0, n - 1, axis=ax)
     edge = jax.lax.slice_in_dim(x, n - 1, n, axis=ax) if periodic else jnp.zeros_like(jax.lax.slice_in_dim(x, 0, 1, axis=ax))
     return jnp.concatenate([edge, body], axis=ax)
+
+
+def halo(x: Array, periodic: bool) -> Array:
+    """``x`` padded by one plane on each side of the last three axes (zeros, or the periodic images).
+
+    The padded copy passes an ``optimization_barrier``, so it is written once and the six neighbour reads
+    of a stencil are plain offset slices of it (:func:`neighbour`). Shifting by concatenation inside the
+    fused stencil instead costs a select per element and read (measured 10× slower for the guest fluxes on
+    CPU). Under sharding the pad of the sharded axis is where the halo exchange happens.
+    """
+    width = [(0, 0)] * (x.ndim - 3) + [(1, 1)] * 3
+    padded = jnp.pad(x, width, mode="wrap") if periodic else jnp.pad(x, width)
+    return jax.lax.optimization_barrier(padded)
+
+
+def neighbour(padded: Array, axis: int, offset: int) -> Array:
+    """Value at i + offset along spatial ``axis`` from a :func:`halo` array (shape of the unpadded field)."""
+    index = [slice(None)] * (padded.ndim - 3) + [slice(1, -1)] * 3
+    ax = padded.ndim - 3 + axis
+    index[ax] = slice(1 + offset, padded.shape[ax] - 1 + offset)
+    return padded[tuple(index)]
 
 
 def link_bit(links: UInt8[Array, "..."], k: int, dtype) -> Array:
@@ -165,17 +198,18 @@ def landscape_derivative(eta, omega_closed, omega_open, barrier):
     return 2.0 * eta * (1.0 - eta) * (3.0 * (omega_open - omega_closed) + barrier * (1.0 - 2.0 * eta))
 
 
-def eta_force(eta, links, omega_closed, omega_open, barrier, coupling, periodic: bool):
+def eta_force(eta, links, omega_closed, omega_open, barrier, coupling, periodic: bool, eta_halo=None):
     r"""−∂F/∂η_i, the hand-fused form of ``-jax.grad(free_energy)`` (a test checks they agree).
 
     .. math:: -\partial F/\partial\eta_i = -\Omega'(\eta_i) - \sum_{d,\pm} J_d\,l_{i,d\pm}(\eta_i - \eta_{i\pm d})
 
-    Zero outside the crystal.
+    Zero outside the crystal. ``eta_halo``: :func:`halo` of η if the caller has it already.
     """
     dtype = eta.dtype
+    padded = halo(eta, periodic) if eta_halo is None else eta_halo
     force = -landscape_derivative(eta, omega_closed, omega_open, barrier) * inside(links, dtype)
     for k, (axis, offset) in enumerate(DIRECTIONS):
-        force = force - coupling[axis] * link_bit(links, k, dtype) * (eta - shift(eta, axis, offset, periodic))
+        force = force - coupling[axis] * link_bit(links, k, dtype) * (eta - neighbour(padded, axis, offset))
     return force
 
 
@@ -212,13 +246,23 @@ def step_keys(key: Array, step: Array) -> tuple[Array, Array]:
 def uniform_noise(shape, key, step, dtype) -> Array:
     """Uniform variates in (0, 1) per site for one step: a pure function of (site, step, key)."""
     k1, k2 = step_keys(key, step)
+    return _uniform_from_keys(shape, k1, k2, dtype)
+
+
+def _uniform_from_keys(shape, k1, k2, dtype) -> Array:
     bits = hash32(hash32(site_index(shape) ^ k1) + k2)
     return (bits >> np.uint32(8)).astype(dtype) * (2.0**-24) + 2.0**-25
 
 
 def gaussian_like_noise(shape, key, step, dtype) -> Array:
     """Zero-mean, unit-variance increments √12 (u − ½) (weak Euler scheme, see module docstring)."""
-    return (uniform_noise(shape, key, step, dtype) - 0.5) * np.sqrt(12.0).astype(dtype)
+    return noise_from_keys(shape, *step_keys(key, step), dtype)
+
+
+def noise_from_keys(shape, k1, k2, dtype) -> Array:
+    """:func:`gaussian_like_noise` from the two step keys of :func:`step_keys` (computed once per step
+    outside the site loop: inside a fused loop XLA would recompute the scalar key hash at every site)."""
+    return (_uniform_from_keys(shape, k1, k2, dtype) - 0.5) * np.sqrt(12.0).astype(dtype)
 
 
 # ------------------------------------------------------------------------------------ guest transport
@@ -239,17 +283,38 @@ def loading_from_log_fugacity(log_f, eta, n_max, log_k):
     return n, m
 
 
-def log_fugacity_from_loading(n, eta, n_max, log_k, newton_steps: int = 4):
-    r"""ln f solving n(η, f) = n (inverse of :func:`loading_from_log_fugacity`), by Newton in ln f.
+def fugacity_from_loading(n, eta, n_max, k):
+    r"""f [Pa] solving n(η, f) = n exactly (inverse of :func:`loading_from_log_fugacity`).
 
-    Start: one Langmuir site with the interpolated capacity and affinity, ln f₀ = logit(n/n̄) − ln K̄,
-    then ``newton_steps`` steps (quadratic convergence; the start is exact at η = 0 and 1).
+    The positive root of r(n − n̄) x² + [r(n − a) + (n − b)] x + n = 0, x = K_o f (module docstring), as
+    2n/(s − q₁) when q₁ ≤ 0 and (q₁ + s)/(2r(n̄ − n)) otherwise, s = √(q₁² + 4r(n̄ − n)n), so neither form
+    cancels. n is clipped to [10⁻³⁰, 1 − 10⁻⁶]·n̄ (an empty site has a tiny, finite fugacity; a full one a
+    large, finite one).
+
+    Args:
+        n: loading per site [molecules per site cell].
+        eta: order parameter per site.
+        n_max: (n_c, n_o) capacities [molecules per site cell].
+        k: (K_c, K_o) Langmuir affinities [1/Pa].
     """
     h = smoothstep(jnp.clip(eta, 0.0, 1.0))
-    n_bar = (1.0 - h) * n_max[0] + h * n_max[-1]
-    log_k_bar = (1.0 - h) * log_k[0] + h * log_k[-1]
-    theta = jnp.clip(n / n_bar, 1e-30, 1.0 - 1e-6)
-    log_f = jnp.log(theta) - jnp.log1p(-theta) - log_k_bar
+    a = (1.0 - h) * n_max[0]
+    b = h * n_max[-1]
+    n_bar = a + b
+    n = jnp.clip(n, 1e-30 * n_bar, (1.0 - 1e-6) * n_bar)
+    r = k[0] / k[-1]
+    q2 = r * (n_bar - n)  # minus the x² coefficient, > 0
+    q1 = r * (n - a) + (n - b)
+    s = jnp.sqrt(q1 * q1 + 4.0 * q2 * n)
+    negative = q1 <= 0.0
+    x = jnp.where(negative, 2.0 * n, q1 + s) / jnp.where(negative, s - q1, 2.0 * q2)
+    return x / k[-1]
+
+
+def log_fugacity_from_loading(n, eta, n_max, log_k, newton_steps: int = 0):
+    r"""ln f solving n(η, f) = n: ln of :func:`fugacity_from_loading`, then ``newton_steps`` Newton steps in
+    ln f (not needed in float32: the closed form is exact to rounding; kept for float64 polishing)."""
+    log_f = jnp.log(fugacity_from_loading(n, eta, n_max, jnp.exp(log_k)))
     for _ in range(newton_steps):
         value, slope = loading_from_log_fugacity(log_f, eta, n_max, log_k)
         log_f = log_f - (value - n) / jnp.maximum(slope, 1e-30)
@@ -259,16 +324,27 @@ def log_fugacity_from_loading(n, eta, n_max, log_k, newton_steps: int = 4):
 def log_mean(a: Array, b: Array) -> Array:
     r"""Logarithmic mean :math:`(a-b)/(\ln a - \ln b)` of positive numbers, with L(a, a) = a.
 
-    Written as :math:`\sqrt{ab}\,\sinh(d/2)/(d/2)`, d = ln a − ln b, and the series
-    :math:`\sqrt{ab}(1 + d^2/24)` for |d| < 10⁻²; values below 10⁻³⁰ are raised to it.
+    Values below 10⁻³⁰ are raised to it; computed by :func:`log_mean_from_roots_and_logs`.
     """
     tiny = jnp.asarray(1e-30, a.dtype)
-    la, lb = jnp.log(jnp.maximum(a, tiny)), jnp.log(jnp.maximum(b, tiny))
-    d = la - lb
-    geo = jnp.exp(0.5 * (la + lb))
-    small = jnp.abs(d) < 1e-2
-    half = 0.5 * jnp.where(small, 1.0, d)
-    return jnp.where(small, geo * (1.0 + d * d / 24.0), geo * jnp.sinh(half) / half)
+    a, b = jnp.maximum(a, tiny), jnp.maximum(b, tiny)
+    return log_mean_from_roots_and_logs(jnp.sqrt(a), jnp.log(a), jnp.sqrt(b), jnp.log(b))
+
+
+def log_mean_from_roots_and_logs(root_a, log_a, root_b, log_b):
+    r"""L(a, b) from √a, ln a, √b, ln b (each computed once per site, read by every neighbour).
+
+    With d = ln a − ln b and x = d/2, L = √(ab)·sinh(x)/x: for |d| < ½ the series
+    :math:`\sqrt{ab}\,(1 + x^2/6 + x^4/120 + x^6/5040 + x^8/362880)` (next term < 3·10⁻¹⁴), else
+    (a − b)/d with a − b ≥ 0.39 max(a, b) (no cancellation). Symmetric in (a, b), so a link's flux is the
+    same, with opposite sign, seen from both ends.
+    """
+    d = log_a - log_b
+    small = jnp.abs(d) < 0.5
+    x2 = 0.25 * d * d
+    series = root_a * root_b * (1.0 + x2 * (1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (1.0 / 5040.0 + x2 * (1.0 / 362880.0)))))
+    direct = (root_a * root_a - root_b * root_b) / jnp.where(small, 1.0, d)
+    return jnp.where(small, series, direct)
 
 
 def guest_fluxes_divergence(log_f, mobility, mobility_gas, diffusivity, links, log_f_gas, spacing_A,
@@ -281,16 +357,27 @@ def guest_fluxes_divergence(log_f, mobility, mobility_gas, diffusivity, links, l
         links: packed bits. log_f_gas: ln f of the gas (boundary condition on exposed faces).
         spacing_A: site spacing (a_x, a_y, a_z) [Å].
         gas_exchange: exchange with the gas through exposed faces (False: closed crystal).
+
+    The per-site inputs of the neighbour terms (ln f, √M, ln M, D) are computed once and written with a
+    halo (:func:`halo`); the stencil reads them, instead of recomputing them inside the loop at every read.
     """
     dtype = log_f.dtype
+    tiny = jnp.asarray(1e-30, dtype)
+    m = jnp.maximum(mobility, tiny)
+    # one stacked array with a halo: one kernel writes all four, the stencil reads centre and neighbours
+    padded = halo(jnp.stack([log_f, jnp.sqrt(m), jnp.log(m), diffusivity]), periodic)
+    log_f, root_m, log_m, diffusivity = neighbour(padded, 0, 0)
     inflow = jnp.zeros_like(log_f)
+    gas_rate = jnp.zeros_like(log_f)
     for k, (axis, offset) in enumerate(DIRECTIONS):
         rate = 1.0 / (spacing_A[axis] ** 2)
-        nb_log_f = shift(log_f, axis, offset, periodic)
-        nb_m = shift(mobility, axis, offset, periodic)
-        nb_d = shift(diffusivity, axis, offset, periodic)
+        nb_log_f, nb_root, nb_log_m, nb_d = neighbour(padded, axis, offset)
         l = link_bit(links, k, dtype)
-        inflow = inflow + rate * l * 0.5 * (diffusivity + nb_d) * log_mean(mobility, nb_m) * (nb_log_f - log_f)
-        if gas_exchange:
-            inflow = inflow + rate * (1.0 - l) * diffusivity * log_mean(mobility, mobility_gas) * (log_f_gas - log_f)
+        mean_m = log_mean_from_roots_and_logs(root_m, log_m, nb_root, nb_log_m)
+        inflow = inflow + rate * l * 0.5 * (diffusivity + nb_d) * mean_m * (nb_log_f - log_f)
+        gas_rate = gas_rate + rate * (1.0 - l)
+    if gas_exchange:  # every exposed face: the same ghost site, so one term weighted by Σ_faces a_d⁻²
+        mg = jnp.maximum(mobility_gas, tiny)
+        mean_g = log_mean_from_roots_and_logs(root_m, log_m, jnp.sqrt(mg), jnp.log(mg))
+        inflow = inflow + gas_rate * diffusivity * mean_g * (log_f_gas - log_f)
     return inflow * inside(links, dtype)

@@ -9,6 +9,11 @@ pure function of (site, step, key), the finished file is bit-for-bit the one an 
 
 Time step: ``numerics.dt`` or, if unset, half the stability limit (:func:`twin.engine.dynamics.stability_limit_s`),
 lowered so that a frame interval is a whole number of steps.
+
+With more than one device a single lattice is split into x-slabs (:mod:`twin.engine.sharding`); under
+``jax.distributed`` every process runs :func:`run_scenario`, process 0 writes the files and the others take part
+in gathering the stored fields. The compiled chunk, summaries and labels are module-level ``jit`` functions with
+static layouts, so a second run of the same shapes in one process compiles nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import hashlib
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,7 @@ import numpy as np
 
 from twin.engine import model
 from twin.engine.dynamics import Engine, EngineConfig, TwinState, make_engine, stability_limit_s
-from twin.engine.lattice import Geometry, build_geometry, crystal_mask, size_in_sites
+from twin.engine.lattice import build_geometry, crystal_mask, size_in_sites
 from twin.engine.params import block_rescale, mesoscale_from_material
 from twin.engine.sharding import can_shard, lattice_mesh, shard_state
 from twin.engine.summaries import frame_summaries, label_domains, summary_specs
@@ -112,56 +117,129 @@ class Prepared:
                                    transported_guest=guest, dtype=num.dtype)
         self.engine: Engine = make_engine(material.thermo, self.meso, self.geometry, table64, self.config)
         self.guest_columns = [material.guests.index(g) for g in scenario.guests]
-        self._summaries = jax.jit(self._summaries_impl)
-        self._labels = jax.jit(lambda eta, links: label_domains(eta, links, self.geometry.periodic))
+        self.layout = _FrameLayout(
+            guests=tuple(self.engine.table.guests), guest_columns=tuple(self.guest_columns),
+            transported_guest=guest if num.guest_diffusion else -1, spacing_A=tuple(self.geometry.spacing_A),
+            periodic=bool(self.geometry.periodic), block=int(self.geometry.block), batched=self.batched,
+            dtype=num.dtype,
+        )
+        self._table = replace(self.engine.table, guests=())  # guests are static (in the layout)
 
     # ---------------------------------------------------------------------------------------------
     def loading_per_guest(self, state: TwinState, time_s):
         """Loading of every protocol guest per site [molecules per site cell], (n_guests, *site_shape)."""
-        eng = self.engine
-        cond = conditions_at(eng.table, time_s)
-        n_eq = phase_loadings(self.material.thermo, cond).astype(eng.dtype)  # (n_phases, n_guests_material)
-        h = model.smoothstep(jnp.clip(state.eta, 0.0, 1.0))
-        inside = model.inside(state.links, eng.dtype)
-        out = []
-        for g in self.guest_columns:
-            if self.config.guest_diffusion and g == self.config.transported_guest:
-                out.append(state.loading)
-            else:
-                out.append(((1.0 - h) * n_eq[0, g] + h * n_eq[-1, g]) * inside)
-        return jnp.stack(out)
+        return _loading_jit(self.material.thermo, self._table, state, time_s, layout=self.layout)
 
-    def _summaries_impl(self, state: TwinState, time_s, initial_links):
-        loads = self.loading_per_guest(state, time_s)
-        return frame_summaries(state.eta, state.links, loads, self.material.thermo.volume_A3.astype(jnp.float32),
-                               self.geometry.spacing_A, initial_links, self.geometry.periodic, self.geometry.block,
-                               self.batched)
+    def frame(self, state: TwinState, time_s, initial_links):
+        """Conditions (T, partial pressures, RH) and summaries of one frame, from one compiled call."""
+        return _frame_jit(self.material.thermo, self._table, state, time_s, initial_links, layout=self.layout)
 
     def fields(self, state: TwinState, time_s, names) -> dict[str, np.ndarray]:
+        """Host copies of the stored fields (collective across processes when the lattice spans several)."""
         out: dict[str, np.ndarray] = {}
         for name in names:
             if name == "eta":
-                out[name] = np.asarray(state.eta, dtype=np.float32)
+                value, dtype = state.eta, np.float32
             elif name == "loading":
-                out[name] = np.asarray(jnp.sum(self.loading_per_guest(state, time_s), axis=0), dtype=np.float32)
+                value, dtype = jnp.sum(self.loading_per_guest(state, time_s), axis=0), np.float32
             elif name == "defect":
-                out[name] = np.asarray((state.links >> 7) & 1, dtype=np.uint8)
+                value, dtype = (state.links >> 7) & 1, np.uint8
             elif name == "cohesion":
-                out[name] = np.asarray(state.links & 0b0011_1111, dtype=np.uint8)
+                value, dtype = state.links & 0b0011_1111, np.uint8
             else:
-                out[name] = np.asarray(self._labels(state.eta, state.links), dtype=np.int32)
+                value, dtype = _labels_jit(state.eta, state.links, periodic=self.layout.periodic), np.int32
+            out[name] = np.asarray(_to_host(value), dtype=dtype)
         return out
 
     def scenario_digest(self) -> str:
         return hashlib.sha256(self.scenario.source_text.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class _FrameLayout:
+    """Static settings of the per-frame outputs (hashable: equal layouts share compiled functions)."""
+
+    guests: tuple[str, ...]
+    guest_columns: tuple[int, ...]
+    transported_guest: int  # −1: fast adsorption for every guest
+    spacing_A: tuple[float, ...]
+    periodic: bool
+    block: int
+    batched: bool
+    dtype: str
+
+
+def _loading(thermo, table, state: TwinState, time_s, layout: _FrameLayout):
+    dtype = jnp.dtype(layout.dtype)
+    cond = conditions_at(replace(table, guests=layout.guests), time_s)
+    n_eq = phase_loadings(thermo, cond).astype(dtype)  # (n_phases, n_guests_material)
+    h = model.smoothstep(jnp.clip(state.eta, 0.0, 1.0))
+    inside = model.inside(state.links, dtype)
+    out = []
+    for g in layout.guest_columns:
+        if g == layout.transported_guest:
+            out.append(state.loading)
+        else:
+            out.append(((1.0 - h) * n_eq[0, g] + h * n_eq[-1, g]) * inside)
+    return jnp.stack(out)
+
+
+def _frame(thermo, table, state: TwinState, time_s, initial_links, layout: _FrameLayout):
+    cond = conditions_at(replace(table, guests=layout.guests), time_s)
+    loads = _loading(thermo, table, state, time_s, layout)
+    summaries = frame_summaries(state.eta, state.links, loads, thermo.volume_A3.astype(jnp.float32), layout.spacing_A,
+                                initial_links, layout.periodic, layout.block, layout.batched)
+    return (cond.temperature_K, cond.partial_pressure_Pa, cond.relative_humidity), summaries
+
+
+_loading_jit = jax.jit(_loading, static_argnames=("layout",))
+_frame_jit = jax.jit(_frame, static_argnames=("layout",))
+_labels_jit = jax.jit(label_domains, static_argnames=("periodic",))
+
+
+def _to_host(x) -> np.ndarray:
+    """The whole array on this host; an array sharded over several processes is gathered (a collective:
+    every process must call it)."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
 def _state_arrays(state: TwinState) -> dict[str, np.ndarray]:
-    arrays = {"eta": np.asarray(state.eta), "links": np.asarray(state.links), "key": np.asarray(state.key),
-              "step": np.asarray(state.step), "error": np.asarray(state.error)}
+    arrays = {"eta": _to_host(state.eta), "links": _to_host(state.links), "key": _to_host(state.key),
+              "step": _to_host(state.step), "error": _to_host(state.error)}
     if state.loading is not None:
-        arrays["loading"] = np.asarray(state.loading)
+        arrays["loading"] = _to_host(state.loading)
     return arrays
+
+
+class _FollowerWriter:
+    """What a process other than process 0 holds instead of the trajectory writer: it counts frames (so
+    that it gathers fields on the same frames as the writer) and writes nothing."""
+
+    def __init__(self, path: Path, n_frames: int, field_stride: int):
+        self.path, self._n_frames, self.field_stride = path, n_frames, field_stride
+
+    def wants_fields(self, frame: int | None = None) -> bool:
+        return (self._n_frames if frame is None else frame) % self.field_stride == 0
+
+    def append(self, **_: Any) -> int:
+        self._n_frames += 1
+        return self._n_frames - 1
+
+    def flush(self) -> None:
+        pass
+
+    def finalize(self) -> Path:
+        return self.path
+
+    def __enter__(self) -> "_FollowerWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 def _state_from_arrays(arrays: dict[str, np.ndarray]) -> TwinState:
@@ -178,7 +256,10 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
     Args:
         scenario: a validated :class:`twin.scenario.Scenario`.
         out_dir: output folder (created). The trajectory is written to ``trajectory.h5.partial`` and renamed
-            when complete; checkpoints go to ``checkpoint.h5`` (removed after success).
+            when complete; checkpoints go to ``checkpoint.h5`` (removed after success). Under
+            ``jax.distributed`` every process runs this function; process 0 writes the files (the folder must
+            be on a file system every process sees, for resume) and the others only take part in gathering
+            the fields.
         resume: continue an interrupted run from its checkpoint (same scenario text required).
         show_progress: a progress bar on stderr.
         stop_after_frames: stop after this many frames are written in total, leaving the partial file and a
@@ -199,6 +280,7 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
     field_names = tuple(sc.outputs.fields)
     mat = prep.material
     initial_links = jnp.asarray(prep.geometry.links)
+    lead = jax.process_index() == 0
 
     if resume:
         if not ckpt_path.is_file() or not partial_path(traj_path).is_file():
@@ -210,7 +292,12 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
                                 f"run without --resume to start over")
         state = _state_from_arrays(arrays)
         frame = int(meta["n_frames"])
-        writer = TrajectoryWriter.resume(traj_path, frame)
+        writer = (TrajectoryWriter.resume(traj_path, frame) if lead
+                  else _FollowerWriter(traj_path, frame, sc.outputs.field_stride))
+    elif not lead:
+        state = eng.init(sc.seed)
+        frame = 0
+        writer = _FollowerWriter(traj_path, frame, sc.outputs.field_stride)
     else:
         state = eng.init(sc.seed)
         provenance = default_provenance(
@@ -231,8 +318,15 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
     n_dev = jax.device_count()
     if not prep.batched and can_shard(prep.geometry.site_shape, n_dev):
         state = shard_state(state, lattice_mesh())
+    elif jax.process_count() > 1:
+        raise ScenarioError(
+            f"{sc.source_path or 'scenario'}: crystal: a lattice of {prep.geometry.site_shape} sites does not split "
+            f"into x-slabs over the {n_dev} devices of {jax.process_count()} processes (a single crystal whose x edge "
+            f"is a multiple of {n_dev} is needed; `twin run --dry-run` prints the site shape)"
+        )
 
-    bar = progress(prep.n_frames, desc=f"twin run {sc.name}", unit="frame", disable=None if show_progress else True)
+    bar = progress(prep.n_frames, desc=f"twin run {sc.name}", unit="frame",
+                   disable=None if show_progress and lead else True)
     bar.update(frame)
     try:
         with writer:
@@ -248,13 +342,15 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
                 stopping = stop_after_frames is not None and frame >= stop_after_frames
                 if stopping or (prep.checkpoint_every and frame % prep.checkpoint_every == 0):
                     writer.flush()
-                    save_checkpoint(ckpt_path, _state_arrays(state), _ckpt_meta(prep, frame))
+                    arrays = _state_arrays(state)  # collective under jax.distributed
+                    if lead:
+                        save_checkpoint(ckpt_path, arrays, _ckpt_meta(prep, frame))
                 if stopping:
                     return partial_path(traj_path)
             path = writer.finalize()
     finally:
         bar.close()
-    if ckpt_path.exists():
+    if lead and ckpt_path.exists():
         os.remove(ckpt_path)
     return path
 
@@ -275,14 +371,13 @@ def _ckpt_meta(prep: Prepared, n_frames: int) -> dict[str, Any]:
 def _write_frame(writer: TrajectoryWriter, prep: Prepared, state: TwinState, time_s: float, field_names,
                  initial_links) -> None:
     t = jnp.asarray(time_s, prep.engine.dtype)
-    cond = conditions_at(prep.engine.table, t)
-    summ = jax.device_get(prep._summaries(state, t, initial_links))
+    (temperature, pressure, humidity), summ = jax.device_get(prep.frame(state, t, initial_links))
     fields = prep.fields(state, t, field_names) if writer.wants_fields() else None
     writer.append(
         time_s=float(time_s),
-        temperature_K=float(cond.temperature_K),
-        partial_pressure_Pa=np.asarray(cond.partial_pressure_Pa, dtype=np.float64),
-        relative_humidity=float(cond.relative_humidity),
+        temperature_K=float(temperature),
+        partial_pressure_Pa=np.asarray(pressure, dtype=np.float64),
+        relative_humidity=float(humidity),
         summaries={k: np.asarray(v) for k, v in summ.items()},
         fields=fields,
     )
@@ -308,17 +403,18 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
     """What a run would cost, without running it.
 
     Sites and memory come from the geometry (box of every crystal, padded for powders) and the bytes per site
-    of the compiled chunk and summaries (XLA's memory analysis of a ``probe_edge``³ probe, arguments + outputs
-    + temporaries, per site); the time estimate from the site-update rate of that probe on this device.
+    of the compiled chunk and of the per-frame summaries (XLA's memory analysis of a ``probe_edge``³ probe,
+    arguments + outputs + temporaries, per site; the larger of the two is live at a time); the time estimate
+    from the site-update rate of that probe on this device.
 
     Returns:
-        A JSON-ready dict: ``site_shape``, ``sites`` (box), ``crystal_sites`` (estimate), ``bytes_per_site``,
-        ``memory_bytes``, ``dt_s``, ``dt_limit_s``, ``n_steps``, ``n_frames``, ``site_updates_per_s``,
-        ``estimated_time_s``, ``device_memory_bytes``, and ``largest_cube_sites`` / ``largest_cube_um``: the
-        edge of the largest cubic crystal that fits the device memory.
+        A JSON-ready dict: ``site_shape``, ``sites`` (box), ``crystal_sites`` (estimate), ``bytes_per_site``
+        (= max of ``bytes_per_site_step`` and ``bytes_per_site_frame``), ``memory_bytes``, ``dt_s``,
+        ``dt_limit_s``, ``n_steps``, ``n_frames``, ``site_updates_per_s``, ``estimated_time_s``,
+        ``device_memory_bytes``, ``largest_cube_sites`` / ``largest_cube_um``: the edge of the largest cubic
+        crystal that fits 90 % of one device's memory, and ``largest_cube_sites_all_devices``: the same for a
+        lattice sharded over every device (accelerators; forced CPU devices share one RAM).
     """
-    from dataclasses import replace
-
     crystal = scenario.crystal
     # the schedule and stability limit from a tiny stand-in crystal (the limit does not depend on size)
     small = replace(scenario, crystal=replace(crystal, size_A=None, size_cells=(probe_edge,) * 3, distribution=None,
@@ -344,18 +440,21 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
     state = eng.init(0)
     probe_sites = int(np.prod(state.eta.shape))
     n_probe = 20
-    compiled = eng.run_chunk.lower(state, n_probe).compile()
+    compiled = eng.compile_chunk(state, n_probe)
     mem = compiled.memory_analysis()
-    summ = prep._summaries.lower(state, jnp.asarray(0.0, eng.dtype), state.links).compile().memory_analysis()
-    per_site = 0.0
+    summ = _frame_jit.lower(prep.material.thermo, prep._table, state, jnp.asarray(0.0, eng.dtype), state.links,
+                            layout=prep.layout).compile().memory_analysis()
+    per_site = step_per_site = frame_per_site = 0.0
     if mem is not None:
         chunk_bytes = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
         summ_bytes = (summ.temp_size_in_bytes + summ.argument_size_in_bytes) if summ is not None else 0
-        per_site = max(chunk_bytes, summ_bytes) / probe_sites
-    state = compiled(state)
+        step_per_site, frame_per_site = chunk_bytes / probe_sites, summ_bytes / probe_sites
+        per_site = max(step_per_site, frame_per_site)
+    args = eng.chunk_arguments()
+    state = compiled(*args, state)
     jax.block_until_ready(state)
     t0 = time.perf_counter()
-    state = compiled(state)
+    state = compiled(*args, state)
     jax.block_until_ready(state)
     elapsed = time.perf_counter() - t0
     rate = probe_sites * n_probe / elapsed
@@ -363,6 +462,13 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
     mem_total, mem_what = (device_memory_bytes, "given") if device_memory_bytes else _device_memory_bytes()
     max_sites = int(0.9 * mem_total / per_site) if per_site > 0 else 0
     edge = int(max_sites ** (1.0 / 3.0))
+    while (edge + 1) ** 3 <= max_sites:  # float cube root can land one below
+        edge += 1
+    n_dev = jax.device_count()
+    # a lattice sharded in x-slabs over every device (twin.engine.sharding); forced CPU devices share one RAM
+    pooled = mem_total * (n_dev if jax.devices()[0].platform != "cpu" else 1)
+    edge_all = int((0.9 * pooled / per_site) ** (1.0 / 3.0)) if per_site > 0 else 0
+    edge_all -= edge_all % n_dev  # x must split evenly
     return {
         "scenario": scenario.name,
         "material": prep.material.name,
@@ -371,6 +477,8 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
         "sites": sites,
         "crystal_sites": int(round(sites * fill)),
         "bytes_per_site": round(per_site, 2),
+        "bytes_per_site_step": round(step_per_site, 2),
+        "bytes_per_site_frame": round(frame_per_site, 2),
         "memory_bytes": int(per_site * sites),
         "dt_s": prep.dt_s,
         "dt_limit_s": prep.dt_limit_s,
@@ -385,4 +493,5 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
         "device_memory_source": mem_what,
         "largest_cube_sites": edge,
         "largest_cube_um": [round(edge * b * a / 1e4, 3) for a in prep.cell_A],
+        "largest_cube_sites_all_devices": edge_all,
     }

@@ -2,16 +2,16 @@
 
 The lattice is split into slabs along x (the first spatial axis, the slowest in memory): every per-site leaf of
 :class:`~twin.engine.dynamics.TwinState` gets ``NamedSharding(mesh, P(..., "x", None, None))`` and the
-compiled chunk runs under GSPMD. The stencil reads neighbours through slices and concatenations
-(:func:`twin.engine.model.shift`); across a slab face XLA turns them into ``collective-permute`` halo exchanges
-of one plane per step, and the counter-based noise depends on the global site index only, so a sharded run
-gives the same fields as a single-device run (``tests/twin/engine/test_sharding.py`` checks 8 CPU devices
-against one).
+compiled chunk runs under GSPMD. The stencil reads neighbours from a copy padded by one plane
+(:func:`twin.engine.model.halo`); across a slab face XLA turns the pad into a ``collective-permute`` of one
+plane per step, and the counter-based noise depends on the global site index only, so a sharded run gives
+bit-identical fields (float sums in the summaries are reduced in another order; ``test_engine_run.py``
+checks 8 CPU devices, and 2 processes × 4 devices, against one).
 
 Multi-host (several GPUs per node, several nodes): start one process per host with
 ``jax.distributed.initialize(coordinator_address, num_processes, process_id)`` before anything else touches JAX
-(``docs/engine.md`` has a launch example); ``jax.devices()`` then lists every device of every host and
-:func:`lattice_mesh` builds a mesh over all of them.
+(``twin run --distributed``; ``docs/engine.md`` has launch examples); ``jax.devices()`` then lists every device
+of every host and :func:`lattice_mesh` builds a mesh over all of them.
 """
 
 from __future__ import annotations
