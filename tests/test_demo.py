@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -58,6 +59,30 @@ def test_demo_end_to_end(tmp_path, capsys, repo_root):
     assert sections["fit"]["truth_coverage_90"] >= 0.8
     assert 0.8 <= min(sections["fit"]["posterior_predictive_coverage"]) <= 1.0
     assert sections["xrd"]["Rwp_mean"] < 0.1
+
+    # the same measured series attached by `twin observe --measured` (any reader format, matched by time)
+    assert main(["observe", str(out), "--xrd", str(out / "instrument.toml"), "--measured", str(out / "measured")]) == 0
+    with h5py.File(out / "observables" / "xrd.h5", "r") as h5:
+        np.testing.assert_array_equal(h5["measured_frame_index"][()], measured_index)
+    # on a run copy: a coarser measured grid is simulated on its own points; frames without times are refused
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copyfile(out / "trajectory.h5", copy / "trajectory.h5")
+    coarse = tmp_path / "coarse"
+    coarse.mkdir()
+    for f in frames[:2]:  # every other point: another grid
+        lines = [ln for ln in f.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+        (coarse / f.name).write_text("\n".join(lines[::2]) + "\n", encoding="utf-8")
+    log = coarse / "conditions_log.csv"
+    log.write_text("file,time_s,pressure_bar\n" + "".join(f"{f.name},{6 * k},1.0\n" for k, f in enumerate(frames[:2])),
+                   encoding="utf-8")
+    assert main(["observe", str(copy), "--xrd", str(out / "instrument.toml"), "--measured", str(coarse)]) == 0
+    with h5py.File(copy / "observables" / "xrd.h5", "r") as h5:
+        assert h5["two_theta_deg"].shape[0] == h5["measured_intensity"].shape[1] < len(lines)
+    log.write_text("file,pressure_bar\n" + "".join(f"{f.name},1.0\n" for f in frames[:2]), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["observe", str(copy), "--xrd", str(out / "instrument.toml"), "--measured", str(coarse)]) == 2
+    assert "conditions log needs a time column" in capsys.readouterr().err
 
     if find_chromium() is None:
         pytest.skip("chromium not installed: apt-get update && apt-get install -y chromium (the rest passed)")

@@ -39,7 +39,8 @@ from twin.errors import DataFormatError
 from twin.material import Material, load_material
 from twin.trajectory import Trajectory
 
-__all__ = ["XrdSeries", "xrd_phase_states", "simulate_xrd_series", "observe_xrd", "write_first_last_csv"]
+__all__ = ["XrdSeries", "xrd_phase_states", "simulate_xrd_series", "observe_xrd", "attach_measured_xrd",
+           "write_first_last_csv"]
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,13 @@ make_phase_state(
     return tuple(states)
 
 
-def simulate_xrd_series(trajectory_path: str | Path, instrument_path: str | Path, *, batch_size: int = 16) -> XrdSeries:
-    """Pattern of every frame of a trajectory for the diffractometer described by an instrument file."""
+def simulate_xrd_series(trajectory_path: str | Path, instrument_path: str | Path, *, two_theta_deg=None,
+                        batch_size: int = 16) -> XrdSeries:
+    """Pattern of every frame of a trajectory for the diffractometer described by an instrument file, on the
+    instrument's scan or on ``two_theta_deg`` [deg] (e.g. the points of a measured series)."""
     instrument, grid = load_instrument(instrument_path)
+    if two_theta_deg is not None:
+        grid = np.asarray(two_theta_deg, dtype=np.float64)
     with Trajectory(trajectory_path) as traj:
         material_name = str(traj.provenance.get("material", ""))
         material = load_material(material_name)
@@ -141,11 +146,20 @@ def simulate_xrd_series(trajectory_path: str | Path, instrument_path: str | Path
         )
 
 
-def observe_xrd(out_dir: str | Path, instrument_path: str | Path) -> Path:
-    """Write ``OUT/observables/xrd.h5`` for the run in ``out_dir``; returns its path."""
+def observe_xrd(out_dir: str | Path, instrument_path: str | Path, measured=None) -> Path:
+    """Write ``OUT/observables/xrd.h5`` for the run in ``out_dir``; returns its path.
+
+    With ``measured`` (a :class:`twin.fit.xrd_series.XrdSeriesData`) the series is simulated on the measured
+    2θ points and the measured frames are stored beside it, each matched to the simulated frame nearest in
+    time (:func:`attach_measured_xrd`), for the report's overlay.
+    """
     out_dir = Path(out_dir)
-    series = simulate_xrd_series(out_dir / "trajectory.h5", instrument_path)
-    return write_xrd_series(
+    if measured is not None and not np.all(np.isfinite(np.asarray(measured.time_s, dtype=np.float64))):
+        raise DataFormatError(f"{measured.source}: frames without a time; the conditions log needs a time column "
+                              "(e.g. time_s) to match measured and simulated frames")  # before anything is written
+    series = simulate_xrd_series(out_dir / "trajectory.h5", instrument_path,
+                                 two_theta_deg=None if measured is None else measured.two_theta_deg)
+    path = write_xrd_series(
         out_dir / "observables" / "xrd.h5",
         two_theta_deg=series.two_theta_deg,
         intensity=series.intensity,
@@ -154,6 +168,43 @@ def observe_xrd(out_dir: str | Path, instrument_path: str | Path) -> Path:
         temperature_K=series.temperature_K,
         wavelength_A=series.wavelength_A,
     )
+    if measured is not None:
+        attach_measured_xrd(path, measured, strict=True)
+    return path
+
+
+def attach_measured_xrd(xrd_path: str | Path, measured, *, strict: bool = False) -> Path | None:
+    """Store a measured series in a run's ``observables/xrd.h5``, each frame matched to the simulated frame
+    nearest in time.
+
+    Args:
+        xrd_path: the simulated series file.
+        measured: :class:`twin.fit.xrd_series.XrdSeriesData` on the same 2θ grid.
+        strict: raise when the grids differ or the measured frames have no times (else return ``None``).
+
+    Raises:
+        DataFormatError: (strict) different grids, or frames without a time.
+    """
+    from instruments.series_io import read_xrd_series
+
+    sim = read_xrd_series(xrd_path)
+    grid = np.asarray(measured.two_theta_deg, dtype=np.float64)
+    if sim.axis.shape != grid.shape or not np.allclose(sim.axis, grid, atol=1e-6):
+        if strict:
+            raise DataFormatError(f"{measured.source}: the measured 2θ grid ({grid.size} points) differs from the "
+                                  f"simulated one in {xrd_path} ({sim.axis.size} points)")
+        return None
+    times = np.asarray(measured.time_s, dtype=np.float64)
+    if not np.all(np.isfinite(times)):
+        if strict:
+            raise DataFormatError(f"{measured.source}: frames without a time; the conditions log needs a time "
+                                  "column (e.g. time_s) to match measured and simulated frames")
+        return None
+    index = np.argmin(np.abs(sim.time_s[None, :] - times[:, None]), axis=1)
+    return write_xrd_series(xrd_path, two_theta_deg=sim.axis, intensity=sim.intensity, time_s=sim.time_s,
+                            pressure_bar=sim.pressure_bar, temperature_K=sim.temperature_K,
+                            wavelength_A=sim.wavelength_A, measured_intensity=measured.counts,
+                            measured_frame_index=index, measured_sigma=measured.sigma)
 
 
 def write_first_last_csv(xrd_path: str | Path) -> list[Path]:

@@ -194,7 +194,11 @@ def run_xrd_series_fit(
                             "material_sha256": material.sha256, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     target = write_fit_result(result, out)
     _write_series_csv(out / "fit_series.csv", result["series"])
-    attached = _attach_measured(out, data, fit)
+    attached = None
+    if (out / "observables" / "xrd.h5").is_file():
+        from twin.observe import attach_measured_xrd
+
+        attached = attach_measured_xrd(out / "observables" / "xrd.h5", data)
     if attached:
         result["attached_to"] = str(attached)
     if plot:
@@ -218,26 +222,6 @@ def _write_series_csv(path: Path, series: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pd.DataFrame(columns).to_csv(tmp, index=False)
     tmp.replace(path)
-
-
-def _attach_measured(out: Path, data: Any, fit: Any) -> Path | None:
-    """Store the measured frames in ``out/observables/xrd.h5`` when it is on the same grid (else ``None``)."""
-    from instruments.series_io import read_xrd_series, write_xrd_series
-
-    target = out / "observables" / "xrd.h5"
-    if not target.is_file():
-        return None
-    sim = read_xrd_series(target)
-    if sim.axis.shape != data.two_theta_deg.shape or not np.allclose(sim.axis, data.two_theta_deg, atol=1e-6):
-        return None
-    times = np.where(np.isfinite(data.time_s), data.time_s, np.nan)
-    if not np.all(np.isfinite(times)):
-        return None
-    index = np.argmin(np.abs(sim.time_s[None, :] - times[:, None]), axis=1)
-    return write_xrd_series(target, two_theta_deg=sim.axis, intensity=sim.intensity, time_s=sim.time_s,
-                            pressure_bar=sim.pressure_bar, temperature_K=sim.temperature_K,
-                            wavelength_A=sim.wavelength_A, measured_intensity=data.counts,
-                            measured_frame_index=index, measured_sigma=data.sigma)
 
 
 def _plot_series(path: Path, result: dict[str, Any], material: str) -> None:
