@@ -199,7 +199,7 @@ def _assert_same_as_one_device(one: dict[str, np.ndarray], many: dict[str, np.nd
             assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
 
 
-@pytest.mark.slow  # ~25 s on 2 shared cores: a subprocess with 8 devices compiles the chunk and summaries again
+# about 25 s on two cores (a subprocess with 8 devices compiles the chunk and summaries again): in the default suite
 def test_sharded_run_on_8_devices_matches_one_device(tmp_path):
     """A 6 s version of the scenario (3 frames) on 8 forced CPU devices (x-slabs of 2 planes) against one.
 
