@@ -113,3 +113,13 @@ def test_series_loader_refuses_what_it_cannot_refine(tmp_path):
         _write_frame(nolog / f"b_{k}.xy", tth, np.full(200, 50.0))
     with pytest.raises(FitError, match="have no pressure; add a conditions log"):
         load_xrd_series(nolog)
+
+
+def test_series_on_a_spectroscopic_axis_is_refused(tmp_path):
+    wn = np.linspace(400.0, 4000.0, 200)
+    for k in range(2):
+        (tmp_path / f"ir_{k}.csv").write_text("wavenumber_cm-1,absorbance\n" + "".join(
+            f"{x:.2f},{0.1 + 0.01 * k:.4f}\n" for x in wn), encoding="utf-8")
+    (tmp_path / "conditions_log.csv").write_text("file,pressure_bar\nir_0.csv,1\nir_1.csv,2\n", encoding="utf-8")
+    with pytest.raises(FitError, match=r"expected a 2θ \(deg\) or Q axis for powder XRD, got wavenumber"):
+        load_xrd_series(tmp_path)
