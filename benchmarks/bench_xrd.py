@@ -1,7 +1,8 @@
 """XRD benchmark: in situ pattern series, per-pattern cost against pymatgen, Debye equation against debyecalculator.
 
-Usage: ``python benchmarks/bench_xrd.py [--quick | --standard | --large]``; the last line of stdout is one JSON
-object (figures of merit, ratios to the peer tools measured in the same run, versions, device).
+Usage: ``python benchmarks/bench_xrd.py [--quick | --standard | --large] [--debye-only] [--atoms N ...]
+[--bin-width DELTA ...]``; the last line of stdout is one JSON object (figures of merit, ratios to the peer tools
+measured in the same run, versions, device, load average).
 
 * series: MIL-53(Al) lp + np phases (``datasets/structures``), Cu Kα doublet, ``n_points`` 2θ points,
   ``n_frames`` frames with varying phase fractions, lattices, η spread and a 4-bin size histogram; one
@@ -9,8 +10,9 @@ object (figures of merit, ratios to the peer tools measured in the same run, ver
 * per pattern: pymatgen ``XRDCalculator.get_pattern`` (stick pattern, 3–50° 2θ) against our jitted
   stick pattern for a new lattice once the reflection list is built (``family_intensities``), and our full
   profile pattern (``powder_pattern``) for reference.
-* Debye: simple-cubic Cu clusters of 10³…10⁵ atoms; our blocked pair-distance histogram + Debye sum
-  against debyecalculator (``DebyeCalculator.iq``, CPU) on the same atoms and Q grid. Figure: pairs/s.
+* Debye: simple-cubic Cu clusters of 10³…10⁵ atoms; our blocked pair-distance histogram + Debye sum (at each
+  ``--bin-width``) against debyecalculator (``DebyeCalculator.iq``, CPU) on the same atoms, Q grid and form factor,
+  with the largest difference of the two I(Q). Figure: pairs/s (N²/t). ``--debye-only`` skips the rest.
 Setup is untimed; compile time is reported on its own; medians over repeats.
 """
 
@@ -54,13 +56,19 @@ TIERS = {
 }
 
 
-def _median_time(fn, repeats):
+def _timed(fn, repeats):
+    """Median and (min, max) wall time of ``repeats`` calls, and the last call's result."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(fn())
+        result = jax.block_until_ready(fn())
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), (min(times), max(times))
+    return statistics.median(times), (min(times), max(times)), result
+
+
+def _median_time(fn, repeats):
+    t, spread, _ = _timed(fn, repeats)
+    return t, spread
 
 
 def bench_series(cfg, phases):
@@ -110,46 +118,121 @@ def bench_per_pattern(cfg, structure, phase):
             "speedup_stick": t_pm / t_ours, "ours_profile_5000pt_s": t_prof, "speedup_profile": t_pm / t_prof}
 
 
-def bench_debye(cfg):
-    out = []
+DEBYE_Q = (1.0, 10.0, 0.01)  # Q min, max (exclusive), step [Å⁻¹]: the same grid on both sides
+#: Our histogram bin widths δ [Å]: 0.01 is the cheap setting (I(Q) off by ~1.5 % of the peak), 1e-4 the closer one
+#: (~1.5e-4 of the peak; pointwise, between Bragg peaks, still 3–87 % at 10³–10⁵ atoms). See benchmarks/README.md "XRD".
+DEBYE_BIN_WIDTHS_A = (0.01,)  # Å: linear (two-node) assignment; error ≤ (Qδ)²/8 per term
+_SUM_CHUNK_ELEMENTS = 2**24  # Q-points × bins per Debye-sum call: bounds the (n_q, n_bins) sinc table to 64 MiB
+
+
+def _cubic_cluster(n_atoms):
+    """Simple-cubic Cu cluster, a = 2.55 Å, side round(n^(1/3)) (so 10⁴ → 22³ = 10648, 10⁵ → 46³ = 97336)."""
+    side = round(n_atoms ** (1 / 3))
+    grid = np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    return (grid * 2.55).astype(np.float32)
+
+
+def _chunked_debye_sum(hist, width, ff, counts, q, n_bins):
+    """``debye_intensity_histogram`` over Q in fixed-size chunks (one compiled shape), concatenated."""
+    n_q = q.shape[0]
+    chunk = max(1, min(n_q, _SUM_CHUNK_ELEMENTS // n_bins))
+    n_chunks = -(-n_q // chunk)
+    pad = n_chunks * chunk - n_q
+    q_pad = jnp.concatenate([q, jnp.full((pad,), q[-1], q.dtype)])
+    ff_pad = jnp.concatenate([ff, jnp.repeat(ff[:, -1:], pad, axis=1)], axis=1)
+    parts = [(ff_pad[:, i * chunk:(i + 1) * chunk], q_pad[i * chunk:(i + 1) * chunk]) for i in range(n_chunks)]
+
+    def run(first_only=False):
+        h = hist()  # once; then every Q chunk sums over it
+        out = [debye_intensity_histogram(h, width, f, counts, qc) for f, qc in parts[:1 if first_only else None]]
+        return jnp.concatenate(out)[:n_q]
+
+    return run, n_chunks
+
+
+def bench_debye(cfg, atoms=None, widths=DEBYE_BIN_WIDTHS_A, repeats_override=None):
+    """Our pair-distance histogram + Debye sum against ``DebyeCalculator.iq`` (CPU torch) on the same clusters.
+
+    Both sides: the same float32 positions, Q grid, Cu form factor f(Q) (debyecalculator's, read back from the I(Q)
+    of a single atom, ½ f², and passed to our sum), no Debye–Waller (biso = 0), no Lorch/damping (those only enter
+    debyecalculator's G(r)). Conventions: ours is Σ_i f² + Σ_{i≠j} (ordered pairs), debyecalculator's ½ Σ_i f² +
+    Σ_{i<j}, so ours / 2 is compared. Pairs/s is N² / t on both sides (each unordered pair is computed once by each).
+    """
     try:
         import torch
         from debyecalculator import DebyeCalculator
 
-        peer = True
-        torch.set_num_threads(max(1, torch.get_num_threads()))
+        peer, reason = True, None
     except Exception as error:  # noqa: BLE001 - optional peer tool
         peer, reason = False, f"{type(error).__name__}: {error}"
-    qmin, qmax, qstep = 1.0, 10.0, 0.01
+    qmin, qmax, qstep = DEBYE_Q
     q = jnp.arange(qmin, qmax, qstep, dtype=jnp.float32)
-    coeff = form_factor_coefficients(("Cu",))
-    ff = form_factor_matrix(q, *(jnp.asarray(coeff[k], jnp.float32) for k in "abc"), True)
-    for n_atoms in cfg["debye_atoms"]:
-        side = round(n_atoms ** (1 / 3))
-        pos = (np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3) * 2.55).astype(np.float32)
+    if peer:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            calc = DebyeCalculator(qmin=qmin, qmax=qmax, qstep=qstep, device="cpu", biso=0.0)
+            assert calc.q.shape[0] == q.shape[0] and float(abs(calc.q.squeeze(-1).numpy() - np.asarray(q)).max()) < 1e-5
+            f_peer = np.sqrt(2.0 * calc.iq((["Cu"], np.zeros((1, 3)))).i)  # one atom: I = ½ f²
+            calc.iq((["Cu"] * 1000, _cubic_cluster(1000).astype(np.float64)))  # warm-up (torch start-up) off the clock
+        ff = jnp.concatenate([jnp.asarray(f_peer, jnp.float32)[None], jnp.zeros((1, q.shape[0]), jnp.float32)])
+        form_factors = "debyecalculator (Waasmaier-Kirfel), both sides"
+    else:
+        coeff = form_factor_coefficients(("Cu",))
+        ff = form_factor_matrix(q, *(jnp.asarray(coeff[k], jnp.float32) for k in "abc"), True)
+        form_factors = "ours (pymatgen Mott-Bethe table)"
+    out = []
+    for n_atoms in atoms or cfg["debye_atoms"]:
+        pos = _cubic_cluster(n_atoms)
         n = len(pos)
-        width = 0.01
-        n_bins = int(np.ceil(np.ptp(pos, axis=0).max() * np.sqrt(3) / width)) + 2
+        repeats = (repeats_override or cfg["repeats"]) if n <= 30000 else 1  # 10⁵ atoms: minutes per call here
         p, s = jnp.asarray(pos), jnp.zeros(n, jnp.int32)
         counts = jnp.asarray([float(n)], jnp.float32)
-
-        def ours():
-            h = pair_distance_histogram(p, s, 1, n_bins, width)
-            return debye_intensity_histogram(h, width, ff, counts, q)
-
-        jax.block_until_ready(ours())
-        t, _ = _median_time(ours, cfg["repeats"] if n <= 30000 else 1)
-        row = {"n_atoms": n, "ours_s": t, "ours_pairs_per_s": n * n / t, "bin_width_A": width}
+        row = {"n_atoms": n, "pairs": n * n, "q_points": int(q.shape[0]), "form_factors": form_factors,
+               "repeats": repeats}
+        # Setup, off the clock: compile our histogram (ahead of time) and the Debye-sum chunk for each width
+        ours = []
+        for width in widths:
+            n_bins = int(np.ceil(np.ptp(pos, axis=0).max() * np.sqrt(3) / width)) + 2
+            t0 = time.perf_counter()
+            hist_c = pair_distance_histogram.lower(p, s, 1, n_bins, width).compile()
+            h0 = jnp.zeros((1, 1, n_bins), jnp.float32)
+            first_chunk, _ = _chunked_debye_sum(lambda h0=h0: h0, width, ff, counts, q, n_bins)
+            jax.block_until_ready(first_chunk(first_only=True))
+            fn, n_chunks = _chunked_debye_sum(lambda hist_c=hist_c, width=width: hist_c(p, s, width),
+                                              width, ff, counts, q, n_bins)
+            ours.append(({"bin_width_A": width, "n_bins": n_bins, "q_chunks": n_chunks,
+                          "compile_s": time.perf_counter() - t0}, fn))
+        src = (["Cu"] * n, pos.astype(np.float64))
+        # Timed calls interleaved (peer, then ours at each width, per repeat) so both see the same load
+        t_peer, t_ours, i_peer, i_ours = [], [[] for _ in ours], None, [None] * len(ours)
+        for _ in range(repeats):
+            if peer:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t, _, result = _timed(lambda: calc.iq(src), 1)
+                t_peer.append(t)
+                i_peer = np.asarray(result.i, np.float64)
+            for k, (_, fn) in enumerate(ours):
+                t, _, i_ours[k] = _timed(fn, 1)
+                t_ours[k].append(t)
         if peer:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                calc = DebyeCalculator(qmin=qmin, qmax=qmax, qstep=qstep, device="cpu", biso=0.0)
-                src = (["Cu"] * n, pos.astype(np.float64))
-                calc.iq(src)  # warm-up
-                t_p, _ = _median_time(lambda: calc.iq(src), cfg["repeats"] if n <= 30000 else 1)
-            row.update({"debyecalculator_s": t_p, "debyecalculator_pairs_per_s": n * n / t_p, "speedup": t_p / t})
+            tp = statistics.median(t_peer)
+            row.update({"debyecalculator_s": tp, "debyecalculator_range_s": (min(t_peer), max(t_peer)),
+                        "debyecalculator_pairs_per_s": n * n / tp, "torch_threads": torch.get_num_threads()})
+        row["ours"] = []
+        for k, (res, _) in enumerate(ours):
+            t = statistics.median(t_ours[k])
+            res.update({"time_s": t, "time_range_s": (min(t_ours[k]), max(t_ours[k])), "pairs_per_s": n * n / t})
+            if peer:
+                mine = np.asarray(i_ours[k], np.float64) / 2.0
+                diff = np.abs(mine - i_peer)
+                res.update({"speedup": tp / t,
+                            "speedup_per_repeat": [a / b for a, b in zip(t_peer, t_ours[k], strict=True)],
+                            "max_rel_diff_vs_debyecalculator": float((diff / np.abs(i_peer)).max()),
+                            "max_diff_over_peak": float(diff.max() / np.abs(i_peer).max())})
+            row["ours"].append(res)
         out.append(row)
-    return out, (None if peer else reason)
+    return out, reason
 
 
 def main() -> None:
@@ -157,38 +240,50 @@ def main() -> None:
     tier = parser.add_mutually_exclusive_group()
     for name in TIERS:
         tier.add_argument(f"--{name}", dest="tier", action="store_const", const=name)
+    parser.add_argument("--debye-only", action="store_true", help="run only the Debye part (no series, no pymatgen)")
+    parser.add_argument("--atoms", type=int, nargs="+", metavar="N",
+                        help="Debye cluster sizes (simple cubic, side round(N^(1/3))) instead of the tier's")
+    parser.add_argument("--bin-width", type=float, nargs="+", metavar="DELTA", default=list(DEBYE_BIN_WIDTHS_A),
+                        help="our histogram bin widths [Å] (default: %(default)s)")
+    parser.add_argument("--repeats", type=int,
+                        help="timed Debye calls per size up to 3·10⁴ atoms (default: the tier's; always 1 above)")
     args = parser.parse_args()
     start = time.perf_counter()
+    load_start = list(__import__("os").getloadavg())
     name = args.tier or "quick"
     cfg = TIERS[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        structures = [load_structure(ROOT / "datasets/structures" / f"mil53al_{p}.cif") for p in ("lp", "np")]
-    phases = tuple(phase_from_structure(s, d_min_for(1.5445, 50.0), name=f"MIL-53(Al) {p}")
-                   for s, p in zip(structures, ("lp", "np"), strict=True))
-    series = bench_series(cfg, phases)
-    per_pattern = bench_per_pattern(cfg, structures[0], phases[0])
-    debye, peer_missing = bench_debye(cfg)
-    import pymatgen.core
+    series = per_pattern = None
+    if not args.debye_only:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structures = [load_structure(ROOT / "datasets/structures" / f"mil53al_{p}.cif") for p in ("lp", "np")]
+        phases = tuple(phase_from_structure(s, d_min_for(1.5445, 50.0), name=f"MIL-53(Al) {p}")
+                       for s, p in zip(structures, ("lp", "np"), strict=True))
+        series = bench_series(cfg, phases)
+        per_pattern = bench_per_pattern(cfg, structures[0], phases[0])
+    debye, peer_missing = bench_debye(cfg, args.atoms, tuple(args.bin_width), args.repeats)
+    from importlib.metadata import version
 
-    versions = {"python": platform.python_version(), "jax": jax.__version__, "numpy": np.__version__,
-                "pymatgen": pymatgen.core.__version__}
-    try:
-        import debyecalculator  # noqa: F401
-        from importlib.metadata import version
-
-        versions["debyecalculator"] = version("debyecalculator")
-        versions["torch"] = version("torch")
-    except Exception:  # noqa: BLE001
-        pass
+    versions = {"python": platform.python_version(), "jax": jax.__version__, "numpy": np.__version__}
+    for package in ("pymatgen-core", "debyecalculator", "torch"):
+        try:
+            versions[package] = version(package)
+        except Exception:  # noqa: BLE001 - optional peer tools
+            pass
     result = {
-        "benchmark": "xrd", "tier": name, "device": str(jax.devices()[0]), "platform": platform.platform(),
-        "cpu_count": __import__("os").cpu_count(), "versions": versions,
-        "series": series, "per_pattern": per_pattern, "debye": debye,
-        "debyecalculator_missing": peer_missing, "wall_s": time.perf_counter() - start,
-        "figure_of_merit": {"series_patterns_per_s": series["patterns_per_s"],
-                            "stick_speedup_vs_pymatgen": per_pattern["speedup_stick"],
-                            "debye_speedup_vs_debyecalculator": [r.get("speedup") for r in debye]},
+        "benchmark": "xrd", "tier": name, "debye_only": args.debye_only, "device": str(jax.devices()[0]),
+        "platform": platform.platform(), "cpu_count": __import__("os").cpu_count(),
+        "load_average_start_end": [load_start, list(__import__("os").getloadavg())], "versions": versions,
+        "series": series, "per_pattern": per_pattern,
+        "debye_config": {"q_min_max_step": DEBYE_Q, "bin_widths_A": args.bin_width, "biso": 0.0,
+                         "debyecalculator": "pair_sum='grid' (default), float32, device='cpu'"},
+        "debye": debye, "debyecalculator_missing": peer_missing, "wall_s": time.perf_counter() - start,
+        "figure_of_merit": {
+            "series_patterns_per_s": series and series["patterns_per_s"],
+            "stick_speedup_vs_pymatgen": per_pattern and per_pattern["speedup_stick"],
+            "debye_speedup_vs_debyecalculator": {
+                f"{r['n_atoms']} atoms, bin {o['bin_width_A']} A": o.get("speedup") for r in debye for o in r["ours"]},
+        },
     }
     print(json.dumps(result))
 
