@@ -8,20 +8,31 @@ stay at the material file's values (host, Langmuir) or at the sample defaults.
 Estimation, in three steps:
 
 1. **Best fit.** Levenberg–Marquardt (:func:`twin.fit.lm.levenberg_marquardt`) in internal coordinates
-   u (ln x for positive scale parameters, x otherwise), from the given start and ``n_starts − 1`` seeded
-   random starts inside the bounds, all in one ``vmap``; the lowest χ² wins. When the data carry no
-   uncertainties, the noise level is estimated from the best fit, σ̂² = Σ(y − ŷ)²/(N − P) (the usual
-   least-squares estimate; χ²_ν = 1 by construction then).
+   u (ln x for positive scale parameters, x otherwise; the widths of distributions — ``size_width``,
+   ``defect_sigma_kj_mol``, ``intrinsic_sigma_kj_mol`` — are linear, below), from the given start, seeded perturbations of it (5 % of
+   each range) and seeded random starts inside the bounds, ``n_starts`` in all and in one ``vmap``; the lowest
+   χ² wins. When the data carry no uncertainties, the noise level is estimated from the best fit,
+   σ̂² = Σ(y − ŷ)²/(N − P) (the usual least-squares estimate; χ²_ν = 1 by construction then).
 2. **Posterior.** Gaussian likelihood with σ (given or σ̂), prior uniform in u inside the bounds (i.e.
    log-uniform for scale parameters, the Jeffreys choice for a positive scale) times the normal priors the
-   user gives; sampled with the affine-invariant ensemble sampler of :mod:`twin.fit.sampler` started in a
-   small ball around the best fit. Reported: best value (maximum a posteriori under flat priors = least
-   squares), posterior standard deviation ("stderr"), the central 90 % interval (5th–95th percentiles),
-   posterior correlations, and the posterior predictive band of the uptake on both branches.
-3. **Identifiability.** A parameter whose 90 % interval spans more than half its bound range (in u), or
+   user gives. A width of a distribution of crystals (the spread of sizes, the spread of switching offsets)
+   gets a uniform prior on the width itself: a log-uniform prior puts most of its mass near zero, where the
+   modelled step is sharper than the spacing of the measured points and the likelihood is flat, so that the
+   posterior would follow the lower bound (A. Gelman, Bayesian Analysis 1, 515 (2006), on priors for
+   group-level scale parameters). Sampled with the ensemble sampler of :mod:`twin.fit.sampler` (stretch and
+   differential-evolution moves), the walkers drawn from the Laplace approximation N(u_opt, (JᵀJ)⁻¹) of every
+   plausible least-squares optimum (:func:`laplace_start`). Reported: best value (maximum a posteriori under
+   flat priors = least squares), posterior standard deviation ("stderr"), the central 90 % interval
+   (5th–95th percentiles), posterior correlations, and the posterior predictive band of the uptake on both
+   branches.
+3. **Identifiability.** A parameter whose 90 % interval spans more than about half its bound range (in u), or
    a pair correlated beyond |ρ| = 0.95, raises a warning in the result (``twin.fit.stats.identifiability``).
-   Typical case: from an isotherm alone only Δγ/L_med is determined, not L_med and Δγ separately — add the
-   XRD coherent size (``coherent_size_nm`` observation) or fix one of them.
+   Typical cases: from an isotherm alone only Δγ/L_med is determined, not L_med and Δγ separately — add the
+   XRD coherent size (``coherent_size_nm`` observation) or fix one of them; the defect strength σ_d and its
+   correlation length ξ act only through the crystal average σ_d²ξ³/(ξ³ + L³) and trade against L_med along
+   a ridge that ends at the bounds; the empty host's ΔF rests on the open phase's isotherm below its lowest
+   measured point (its spreading pressure at the step is an integral from p = 0), so it correlates with the
+   open phase's Langmuir parameters.
 
 Extra observation: the volume-weighted coherent size from pattern-level refinement (Scherrer), compared with
 ⟨L⟩_V of the size distribution (:func:`twin.fit.surrogate.volume_weighted_size_nm`), enters the same
@@ -74,19 +85,23 @@ class ParameterInfo:
 #: every parameter the isotherm fit can free
 PARAMETERS: dict[str, ParameterInfo] = {
     "size_median_nm": ParameterInfo("nm", True, (10.0, 1e5), "median crystal edge of the number distribution"),
-    "size_width": ParameterInfo("1", True, (0.02, 1.5), "standard deviation of ln L"),
+    "size_width": ParameterInfo("1", False, (0.02, 1.5), "standard deviation of ln L"),
     "surface_energy_J_m2": ParameterInfo("J/m2", False, (-0.5, 0.5), "γ_open − γ_closed"),
-    "defect_sigma_kj_mol": ParameterInfo("kJ/mol", True, (0.01, 20.0), "std of local free-energy offsets per cell"),
+    "defect_sigma_kj_mol": ParameterInfo("kJ/mol", False, (0.01, 20.0), "std of local free-energy offsets per cell"),
     "defect_correlation_nm": ParameterInfo("nm", True, (0.5, 2000.0), "correlation length of the defect field"),
-    "intrinsic_sigma_kj_mol": ParameterInfo("kJ/mol", True, (0.005, 5.0), "intrinsic switching width"),
+    "intrinsic_sigma_kj_mol": ParameterInfo("kJ/mol", False, (0.005, 5.0),
+                                            "size-independent width of the crystals' switching offsets"),
     "uptake_scale": ParameterInfo("1", True, (0.3, 3.0), "share of the sample mass that is switching MOF"),
-    "delta_f_kj_mol": ParameterInfo("kJ/mol", False, (-30.0, 30.0), "F_open − F_closed of the empty host at the fit T"),
-    "barrier_kj_mol": ParameterInfo("kJ/mol", True, (0.1, 80.0), "double-well barrier W (spinodals at ±W/3)"),
+    "delta_f_kj_mol": ParameterInfo("kJ/mol", False, (-200.0, 200.0), "F_open − F_closed of the empty host at the fit T"),
+    "barrier_kj_mol": ParameterInfo("kJ/mol", True, (0.1, 500.0), "double-well barrier W (spinodals at ±W/3)"),
     "n_max_closed": ParameterInfo("1/cell", True, (0.01, 200.0), "Langmuir capacity of the closed phase"),
     "n_max_open": ParameterInfo("1/cell", True, (0.01, 200.0), "Langmuir capacity of the open phase"),
     "p_half_closed_bar": ParameterInfo("bar", True, (1e-7, 1e3), "1/K of the closed phase at the fit T"),
     "p_half_open_bar": ParameterInfo("bar", True, (1e-7, 1e3), "1/K of the open phase at the fit T"),
 }
+
+#: share of differential-evolution moves in the ensemble sampler (the rest are stretch moves)
+DE_FRACTION = 0.8
 
 _SAMPLE_FIELDS = ("size_median_nm", "size_width", "surface_energy_J_m2", "defect_sigma_kj_mol",
                   "defect_correlation_nm", "intrinsic_sigma_kj_mol", "uptake_scale")
@@ -393,7 +408,49 @@ class TwinFit:
     samples: np.ndarray | None = None
 
 
-def _core(problem: IsothermProblem, n_starts: int, n_walkers: int, n_steps: int, burn: int, max_iter: int):
+def _scaled_inverse_sqrt(a: Any) -> Any:
+    """M with M Mᵀ = (AᵀA)⁻¹, from the thin SVD of the column-scaled A (never the normal equations, which
+    square the condition number in float32); singular values are floored at 1e-6 of the largest."""
+    norms = jnp.sqrt(jnp.sum(a * a, axis=0))
+    scale = jnp.where(norms > 0.0, norms, jnp.ones_like(norms))
+    _, s, vt = jnp.linalg.svd(a / scale[None, :], full_matrices=False)
+    s = jnp.maximum(s, 1e-6 * s[0])
+    return vt.T / s[None, :] / scale[:, None]
+
+
+def _covariance(jac: Any) -> Any:
+    """Laplace covariance (JᵀJ)⁻¹ of the internal coordinates at the best fit (unscaled: σ is the noise)."""
+    m = _scaled_inverse_sqrt(jac)
+    return m @ m.T
+
+
+def laplace_start(key: Any, centre: Any, jac: Any, lower: Any, upper: Any) -> Any:
+    r"""Walkers drawn from the Laplace approximation of the posterior around ``centre`` (n_walkers, n_params).
+
+    u = u_opt + M z with M Mᵀ = (JᵀJ + Λ)⁻¹ and z standard normal: the full covariance of the linearised
+    likelihood, so that the ensemble starts with the shape of the posterior (strong correlations included)
+    instead of a diagonal ball that the stretch moves must first reshape. Λ = diag(20/(u_hi − u_lo))² is a
+    Gaussian of 5 % of each bound range: it only keeps a direction the data do not constrain (a flat ridge, a
+    parameter at its bound) from scattering the walkers over regions of negligible posterior mass, from which
+    they return slowly and where they stall the moves of the others; the sampler widens such a direction
+    itself. Points outside the bounds are reflected back inside (walkers stay distinct, unlike clipping).
+    """
+    dt = centre.dtype
+    a = jnp.concatenate([jac, jnp.diag(20.0 / (upper - lower))], axis=0)
+    m = _scaled_inverse_sqrt(a)
+    z = jax.random.normal(key, centre.shape, dt)
+    return _reflect(centre + z @ m.T, lower, upper)
+
+
+def _reflect(w: Any, lower: Any, upper: Any) -> Any:
+    """Points (n, n_params) folded back into the box [lower, upper] by reflection at its faces."""
+    span = (upper - lower)[None, :]
+    v = jnp.mod(w - lower[None, :], 2.0 * span)
+    return lower[None, :] + span - jnp.abs(span - v)
+
+
+def _core(problem: IsothermProblem, n_starts: int, n_walkers: int, n_steps: int, burn: int, max_iter: int,
+          de_fraction: float = DE_FRACTION, thin: int = 1):
     """The pure, vmappable pipeline: (y, sigma or 0, key, u_start) → arrays. σ ≤ 0 means 'estimate'."""
     lo, hi = problem.internal_bounds()
     n_par = len(problem.free)
@@ -403,48 +460,53 @@ def _core(problem: IsothermProblem, n_starts: int, n_walkers: int, n_steps: int,
         dt = y.dtype
         lo_j, hi_j = jnp.asarray(lo, dt), jnp.asarray(hi, dt)
         unit_sigma = jnp.ones_like(y)
-        k_start, k_ball, k_mcmc = jax.random.split(key, 3)
-        starts = jax.random.uniform(k_start, (n_starts - 1, n_par), dt, lo_j, hi_j)
-        starts = jnp.concatenate([u_start[None, :], starts])
+        k_start, k_local, k_ball, k_mcmc = jax.random.split(key, 4)
+        # the given start, perturbations of it (5 % of each range) and uniform draws inside the bounds
+        n_local = (n_starts - 1) // 2
+        local = u_start[None, :] + 0.05 * (hi_j - lo_j)[None, :] * jax.random.normal(k_local, (n_local, n_par), dt)
+        far = jax.random.uniform(k_start, (n_starts - 1 - n_local, n_par), dt, lo_j, hi_j)
+        starts = jnp.concatenate([u_start[None, :], _reflect(local, lo_j, hi_j), far])
         estimate = sigma_in <= 0.0  # points whose σ is estimated from the best fit
         sig0 = jnp.where(estimate, unit_sigma, sigma_in)
         fits = jax.vmap(lambda u0: levenberg_marquardt(problem.residual, u0, y, sig0, lower=lo_j, upper=hi_j,
                                                        max_iter=max_iter))(starts)
         best = jnp.argmin(jnp.where(jnp.isfinite(fits.chi2), fits.chi2, jnp.inf))
-        u_best = fits.x[best]
-        res_best = fits.residual[best]
         n_est = jnp.sum(estimate.astype(dt))
         dof = jnp.maximum(n_est - n_par, 1.0)
-        sigma_hat = jnp.sqrt(jnp.sum(jnp.where(estimate, res_best**2, 0.0)) / dof)
+        sigma_hat = jnp.sqrt(jnp.sum(jnp.where(estimate, fits.residual[best] ** 2, 0.0)) / dof)
+        # where estimated and given uncertainties meet (an XRD size beside the uptakes), the unit weights of
+        # the first pass misweigh the two: refine the best start with σ̂, then estimate σ̂ again from it
+        sigma = jnp.where(estimate, sigma_hat, sigma_in)
+        refined = levenberg_marquardt(problem.residual, fits.x[best], y, sigma, lower=lo_j, upper=hi_j,
+                                      max_iter=max_iter)
+        u_best = refined.x
+        res_raw = refined.residual * sigma
+        sigma_hat = jnp.sqrt(jnp.sum(jnp.where(estimate, res_raw**2, 0.0)) / dof)
         sigma = jnp.where(estimate, sigma_hat, sigma_in)
         r = problem.residual(u_best, y, sigma)
         jac = jax.jacfwd(problem.residual)(u_best, y, sigma)
         stats = fit_statistics(r[:n_obs], jac[:n_obs], y, sigma)
         # covariance in u from the full residual (with the size term), not χ²-rescaled (σ is the noise)
-        jtj = jac.T @ jac
-        cov_u = jnp.linalg.pinv(jtj)
-        sd_u = jnp.sqrt(jnp.clip(jnp.diagonal(cov_u), 0.0, None))
-        # walkers start around every least-squares optimum that is plausible (−Δln L < 10 from the best):
-        # a posterior with two modes then has walkers in both, and stretch moves pass between them
+        cov_u = _covariance(jac)
+        # walkers start from the Laplace approximation N(u_opt, C) of every least-squares optimum that is
+        # plausible (−Δln L < 10 from the best): a posterior with two modes then has walkers in both
         chi_all = jnp.sum(jnp.where(estimate[None, :], (fits.residual * sig0[None, :] / sigma[None, :]) ** 2,
                                     fits.residual**2), axis=1)
         plausible = jnp.isfinite(chi_all) & (0.5 * (chi_all - jnp.min(jnp.where(jnp.isfinite(chi_all), chi_all, jnp.inf))) < 10.0)
         order = jnp.argsort(jnp.where(plausible, chi_all, jnp.inf))
         n_ok = jnp.maximum(jnp.sum(plausible.astype(jnp.int32)), 1)
         centre = fits.x[order[jnp.arange(n_walkers) % n_ok]]
-        ball = jnp.minimum(sd_u, 0.05 * (hi_j - lo_j))
-        walkers = centre + 0.3 * ball[None, :] * jax.random.normal(k_ball, (n_walkers, n_par), dt)
-        walkers = jnp.clip(walkers, lo_j[None, :], hi_j[None, :])
+        walkers = laplace_start(k_ball, centre, jac, lo_j, hi_j)
 
         def log_prob(u):
             rr = problem.residual(u, y, sigma)
             lp = problem.log_prior(u)
             return jnp.where(jnp.isfinite(lp), lp - 0.5 * jnp.sum(rr * rr), -jnp.inf)
 
-        chain, _, acc = ensemble_sample(log_prob, walkers, k_mcmc, n_steps)
+        chain, _, acc = ensemble_sample(log_prob, walkers, k_mcmc, n_steps, de_fraction=de_fraction, thin=thin)
         kept = chain[burn:]
         rhat = split_rhat(kept)
-        return dict(u_best=u_best, chi2_all=fits.chi2, converged=fits.converged[best], n_iter=fits.n_iter[best],
+        return dict(u_best=u_best, chi2_all=fits.chi2, converged=refined.converged, n_iter=fits.n_iter[best] + refined.n_iter,
                     sigma=sigma, rwp=stats.rwp, rexp=stats.rexp, chi2=stats.chi2, chi2_red=stats.chi2_reduced,
                     cov_u=cov_u, samples=kept.reshape(-1, n_par), acceptance=acc, rhat=rhat)
 
@@ -459,8 +521,10 @@ def fit_isotherm(
     n_walkers: int = 24,
     n_steps: int = 1200,
     burn: int = 400,
-    max_iter: int = 80,
+    max_iter: int = 200,
     sigma: float | None = None,
+    de_fraction: float = DE_FRACTION,
+    thin: int = 1,
 ) -> TwinFit:
     """Fit the free parameters of ``problem`` to its data with uncertainties (module docstring).
 
@@ -468,9 +532,12 @@ def fit_isotherm(
         problem: :class:`IsothermProblem`.
         seed: seeds the random starts and the sampler (same seed → same result).
         n_starts: LM starts (the given start plus random ones inside the bounds).
-        n_walkers, n_steps, burn: ensemble sampler settings (n_walkers even, ≥ 2·n_params).
+        n_walkers, n_steps, burn: ensemble sampler settings (n_walkers even, ≥ 2·n_params); n_steps and burn
+            count stored steps.
         max_iter: LM iterations per start.
         sigma: uptake uncertainty [molecules per cell] if known; else the data's, else estimated.
+        de_fraction: share of differential-evolution moves (:func:`twin.fit.sampler.ensemble_sample`).
+        thin: sampler moves per stored step (the chain is ``n_steps · thin`` moves long).
     """
     check_free(problem.free)
     n_par = len(problem.free)
@@ -493,9 +560,12 @@ def fit_isotherm(
         sig = np.concatenate([sig, [problem.coherent_size_nm[1]]])
     sig = jnp.asarray(sig, dt)
     u0 = jnp.asarray(problem.to_internal(np.array([p.value for p in problem.free])), dt)
-    pipeline = jax.jit(_core(problem, n_starts, n_walkers, n_steps, burn, max_iter))
+    pipeline = jax.jit(_core(problem, n_starts, n_walkers, n_steps, burn, max_iter, de_fraction, thin))
     out = jax.device_get(pipeline(y, sig, jax.random.PRNGKey(seed), u0))
-    return summarise(problem, out)
+    fit = summarise(problem, out)
+    fit.convergence["sampler"].update({"n_walkers": n_walkers, "n_steps": n_steps, "burn": burn, "thin": thin,
+                                       "de_fraction": de_fraction, "start": "Laplace approximation at the optima"})
+    return fit
 
 
 def summarise(problem: IsothermProblem, out: dict[str, Any]) -> TwinFit:

@@ -36,6 +36,9 @@ def recovery_study(
     n_steps: int = 1000,
     burn: int = 300,
     n_starts: int = 4,
+    max_iter: int = 80,
+    n_nodes: int = 24,
+    thin: int = 1,
     size_rel_sd: float | None = 0.05,
 ) -> dict[str, Any]:
     """Run the study; returns per-parameter coverage, the per-trial intervals and the truth.
@@ -44,7 +47,8 @@ def recovery_study(
     ξ = 100 nm, σ_0 = 0.05 kJ/mol; both branches on 0.3–8 bar (``n_points`` each); noise sd ``noise``
     molecules per cell, estimated (not given) in the fit. ``size_rel_sd``: relative sd of a volume-weighted
     coherent size from XRD added as a second technique (``None``: isotherm alone, where the size median and
-    width trade off against the defect strength and the study shows it).
+    width trade off against the defect strength and the study shows it). ``max_iter``: LM iterations per
+    start; ``n_nodes``: size quadrature nodes; ``thin``: sampler moves per stored step.
     """
     truth = dict(DEFAULT_TRUTH if truth is None else truth)
     material = load_material("mil53-al")
@@ -54,7 +58,7 @@ def recovery_study(
     true_sample = make_sample(**fixed, **truth)
     dt = jnp.float32
     ads, des, _, _ = powder_branches(material.thermo, true_sample, "CO2", jnp.asarray(273.0, dt),
-                                     jnp.asarray(p_ads, dt), jnp.asarray(p_des, dt))
+                                     jnp.asarray(p_ads, dt), jnp.asarray(p_des, dt), n_nodes)
     clean = np.concatenate([np.asarray(ads, float), np.asarray(des, float)])
     rng = np.random.default_rng(seed)
     ys = clean[None, :] + rng.normal(0.0, noise, (n_trials, clean.size))
@@ -70,8 +74,8 @@ def recovery_study(
     bounds = {"size_median_nm": (20.0, 5000.0), "size_width": (0.05, 1.2), "defect_sigma_kj_mol": (0.02, 10.0)}
     free = tuple(FreeParameter(k, float(np.sqrt(bounds[k][0] * bounds[k][1])), *bounds[k]) for k in truth)
     data = IsothermData(p_ads, clean[:n_points], p_des, clean[n_points:])
-    problem = IsothermProblem(material.thermo, make_sample(**fixed), "CO2", 273.0, data, free, size_obs)
-    pipeline = _core(problem, n_starts, n_walkers, n_steps, burn, 80)
+    problem = IsothermProblem(material.thermo, make_sample(**fixed), "CO2", 273.0, data, free, size_obs, n_nodes)
+    pipeline = _core(problem, n_starts, n_walkers, n_steps, burn, max_iter, thin=thin)
     u0 = jnp.asarray(problem.to_internal(np.array([p.value for p in free])), dt)
     keys = jax.random.split(jax.random.PRNGKey(seed), n_trials)
     outs = jax.jit(jax.vmap(pipeline, in_axes=(0, None, 0, None)))(

@@ -20,8 +20,13 @@ spinodals at |ΔΩ| = W/3) and adds what the mesoscale engine resolves cell by c
   σ_d [kJ/mol per cell] and correlation length ξ. With strong coupling J the crystal switches
   cooperatively (one domain; the regime where the mesoscale engine shows a single front), so what matters
   is the crystal average, whose variance is σ_d²·ξ³/(ξ³ + L³) (≈ σ_d²(ξ/L)³ for L ≫ ξ: (L/ξ)³
-  independent regions). A small intrinsic width σ_0 (default 0.05 kJ/mol, thermal fluctuations and
-  numerical smoothing) is added in quadrature.
+  independent regions). A size-independent width σ_0 is added in quadrature: crystal-to-crystal
+  heterogeneity that does not average out over a crystal (defects correlated over the whole crystal,
+  composition, strain from the neighbours in a pressed powder), thermal fluctuations and numerical smoothing
+  (default 0.05 kJ/mol; freed by ``twin fit --isotherm``). From one isotherm only the total spread of the
+  crystal offsets is determined: the measured MIL-53(Al) CO2 step asks for about 1 kJ/mol per cell, which
+  σ_d(ξ/L)^{3/2} could give only with σ_d near 20 kJ/mol for ξ = 50 nm and L = 300 nm (the bound the
+  earlier default fit ran into).
 
 A crystal with total offset δ + s(L) follows the spinodal rule of :mod:`twin.thermo.transitions` along each
 branch. With g(p) = Ω_open − Ω_closed at the measured pressures:

@@ -25,16 +25,68 @@ from twin.fit.isotherm import (
 from twin.fit.result import twin_fit_to_dict, write_fit_result
 from twin.fit.surrogate import make_sample
 
-__all__ = ["DEFAULT_FREE", "DEFAULT_SAMPLE", "run_isotherm_fit", "run_xrd_series_fit"]
+__all__ = ["DEFAULT_FREE", "DEFAULT_SAMPLE", "SIZE_FREE", "closed_phase_resolved", "default_free", "run_isotherm_fit",
+           "run_xrd_series_fit"]
 
-#: freed by ``twin fit --isotherm`` (host, both Langmuir phases, size distribution, defect strength)
+#: freed by ``twin fit --isotherm`` on every material: the host (ΔF, W), both Langmuir phases and one width of
+#: the crystals' switching offsets, the size-independent σ_0 (crystal-to-crystal heterogeneity: defects
+#: correlated over a crystal). The defect strength σ_d and length ξ act only through the crystal average
+#: σ_d²ξ³/(ξ³ + L³): with the size scale unknown they form a ridge with L_med that runs to the bounds (the
+#: sampler cannot converge on it), so they stay fixed; see docs/fit.md.
 DEFAULT_FREE = ("delta_f_kj_mol", "barrier_kj_mol", "n_max_closed", "n_max_open", "p_half_closed_bar",
-                "p_half_open_bar", "size_median_nm", "size_width", "defect_sigma_kj_mol")
-#: fixed sample values unless freed: Δγ is an estimate (order of MOF surface energies, 0.01–0.1 J/m²);
-#: from an isotherm alone only Δγ/L_med is determined, so the size scale rests on it (see docs/fit.md)
+                "p_half_open_bar", "intrinsic_sigma_kj_mol")
+#: freed in addition when the material file gives Δγ (``[thermo] surface_energy_difference``): the spread of
+#: crystal sizes, which the isotherm sees through the surface term Δγ·6V/L. The size median stays fixed:
+#: only Δγ/L_med enters, and with ΔF free it is absorbed in ΔF (docs/fit.md).
+SIZE_FREE = ("size_width",)
+#: fixed sample values unless freed: Δγ is the material file's value when it has one, else this estimate
+#: (order of MOF surface energies, 0.01–0.1 J/m²); from an isotherm alone only Δγ/L_med is determined, so the
+#: size scale rests on it (see docs/fit.md)
 DEFAULT_SAMPLE = {"size_median_nm": 500.0, "size_width": 0.4, "surface_energy_J_m2": 0.05,
                   "defect_sigma_kj_mol": 0.5, "defect_correlation_nm": 50.0, "intrinsic_sigma_kj_mol": 0.05,
                   "uptake_scale": 1.0}
+#: least-squares start of a freed width: a step a few tenths of a kJ/mol wide (at 0.05 kJ/mol the modelled
+#: step is sharper than the spacing of the points and the least-squares gradient vanishes)
+DEFAULT_START = {"intrinsic_sigma_kj_mol": 0.5}
+#: walkers per free parameter of the ensemble sampler (at least 32)
+WALKERS_PER_PARAMETER = 4
+#: sampler moves per stored step: ``--steps 1500`` runs 6000 moves. The posterior of a measured isotherm has
+#: two kinds of optimum (a step as wide as the data show, and a step sharper than the spacing of the points,
+#: placed on one point in the middle of it) between which walkers pass about once per 400 moves; compiling the
+#: model costs more than these moves on a CPU
+THIN = 4
+
+
+#: the closed phase's Langmuir pair is freed only when its uptake before the step reaches this share of the top
+CLOSED_PLATEAU_SHARE = 0.1
+
+
+def closed_phase_resolved(data) -> bool:
+    """Whether the adsorption branch shows the closed phase's isotherm well enough to fit n_max and p_half.
+
+    Before the step (pressures below 0.9 × the pressure where the branch first reaches half its top uptake)
+    the uptake must reach :data:`CLOSED_PLATEAU_SHARE` of the top uptake: MIL-53(Al)/CO2 has its np plateau
+    at 2.7 of 8.6 molecules per cell; DUT-8(Zn)/ethanol only 0.57 of 17.8 below the gate, where the closed
+    phase is in its Henry regime and only n_max/p_half shows — the pair then forms a ridge that runs into the
+    bounds (n_max → 0, p_half → ∞) and stalls the sampler, so it stays at the material file's values.
+    """
+    p, n = np.asarray(data.p_ads_Pa, float), np.asarray(data.n_ads, float)
+    top = float(np.max(n))
+    if not top > 0.0:
+        return True
+    p_half_top = float(p[np.argmax(n >= 0.5 * top)])
+    before = n[p < 0.9 * p_half_top]
+    return before.size > 0 and float(np.max(before)) >= CLOSED_PLATEAU_SHARE * top
+
+
+def default_free(material, data=None) -> tuple[str, ...]:
+    """Names freed by ``twin fit --isotherm`` on ``material`` with ``data`` (:data:`DEFAULT_FREE`; without the
+    closed phase's Langmuir pair unless :func:`closed_phase_resolved`; plus :data:`SIZE_FREE` when the material
+    file gives a surface-energy difference)."""
+    names = DEFAULT_FREE
+    if data is not None and not closed_phase_resolved(data):
+        names = tuple(n for n in names if n not in ("n_max_closed", "p_half_closed_bar"))
+    return names + (SIZE_FREE if material.surface_energy_difference_J_m2 is not None else ())
 
 
 def run_isotherm_fit(
@@ -52,10 +104,13 @@ def run_isotherm_fit(
     n_steps: int = 1500,
     burn: int = 500,
     n_walkers: int | None = None,
+    thin: int = THIN,
     source_text: str | None = None,
     plot: bool = True,
 ) -> dict[str, Any]:
     """Fit a measured isotherm with both branches and write ``out_dir/fit_result.json``; returns the dict.
+
+    ``n_steps`` and ``burn`` count stored steps; the sampler makes ``thin`` moves per stored step.
 
     Raises:
         FitError/MaterialError/DataFormatError: bad input (unknown material or guest, file without two
@@ -75,18 +130,21 @@ def run_isotherm_fit(
     data = load_isotherm(path, material.mass_g_per_mol, gas(guest).molar_mass_g_per_mol, y_column=y_column)
     if data.temperature_K is not None and abs(data.temperature_K - temperature_K) > 0.5:
         raise FitError(f"{Path(path).name}: the file states {data.temperature_K:g} K but --temperature is {temperature_K:g} K")
-    sample_values = {**DEFAULT_SAMPLE, **(sample or {})}
+    material_sample = ({} if material.surface_energy_difference_J_m2 is None
+                       else {"surface_energy_J_m2": material.surface_energy_difference_J_m2})
+    sample_values = {**DEFAULT_SAMPLE, **material_sample, **(sample or {})}
     base_sample = make_sample(**sample_values)
     if free is None:
         free = tuple(
-            FreeParameter(n, _start(n, material.thermo, base_sample, guest, temperature_K)) for n in DEFAULT_FREE
+            FreeParameter(n, _start(n, material.thermo, base_sample, guest, temperature_K, given=sample))
+            for n in default_free(material, data)
         )
     check_free(free)
     problem = IsothermProblem(material.thermo, base_sample, guest, temperature_K, data, tuple(free), coherent_size_nm)
     n_par = len(free)
-    walkers = n_walkers or max(24, 2 * ((3 * n_par + 1) // 2))
+    walkers = n_walkers or max(32, 2 * ((WALKERS_PER_PARAMETER * n_par + 1) // 2))
     t0 = time.perf_counter()
-    fit = fit_isotherm(problem, seed=seed, n_walkers=walkers, n_steps=n_steps, burn=burn)
+    fit = fit_isotherm(problem, seed=seed, n_walkers=walkers, n_steps=n_steps, burn=burn, thin=thin)
     elapsed = time.perf_counter() - t0
     result = twin_fit_to_dict(fit)
     values = {n: current_value(n, material.thermo, base_sample, guest, temperature_K) for n in PARAMETERS}
@@ -107,8 +165,10 @@ def run_isotherm_fit(
     return result
 
 
-def _start(name: str, thermo, sample, guest: str, temperature_K: float) -> float:
+def _start(name: str, thermo, sample, guest: str, temperature_K: float, given: dict[str, float] | None = None) -> float:
     v = current_value(name, thermo, sample, guest, temperature_K)
+    if name in DEFAULT_START and name not in (given or {}):
+        v = DEFAULT_START[name]
     lo, hi = PARAMETERS[name].bounds
     return float(np.clip(v, lo, hi))
 

@@ -31,6 +31,12 @@ ATM_PA = 101325.0
         ("CH4", 111.667, ATM_PA, 0.02),  # normal boiling point (Setzmann & Wagner 1991)
         ("Xe", 165.051, ATM_PA, 0.02),  # normal boiling point (Lemmon & Span 2006)
         ("Xe", 161.405, 81.77e3, 0.02),  # triple point (Lemmon & Span 2006)
+        # ethanol (polar; PR with the Poling 2001 constants): Dillon & Penoncello 2004 reference equation as
+        # tabulated in Perry's Handbook, 8th ed., Table 2-214; CRC Handbook at 25 °C; normal boiling point
+        ("ethanol", 295.0, 6.6146e3, 0.015),
+        ("ethanol", 298.15, 7.87e3, 0.015),
+        ("ethanol", 310.0, 15.298e3, 0.015),
+        ("ethanol", 351.44, ATM_PA, 0.025),
     ],
 )
 def test_saturation_pressure_against_published_values(name, temperature_K, published_Pa, rel):
@@ -81,3 +87,14 @@ def test_check_below_saturation_names_gas_temperature_limit_and_request():
         check_below_saturation("CO2", 204.0, 40e5, where="--pressure")
     with pytest.raises(MaterialError, match=r"n-butane at 273 K condenses above 1\.028 bar \(vapour pressure, .*up to 2 bar"):
         check_below_saturation("n-butane", 273.0, 2e5)
+
+
+def test_ethanol_at_298_K_covers_the_dut8_isotherm_and_refuses_condensation():
+    """The DUT-8(Zn) ethanol isotherm at 298 K ends at 7.44 kPa (p0 = 7.7 kPa in the file): below the limit;
+    8.5 kPa is above the saturation pressure (Peng-Robinson: 7.87 kPa at 298.0 K)."""
+    sat = saturation("ethanol", 298.0)
+    assert sat.line == "vapour pressure" and 7.44e3 < sat.pressure_Pa < 8.0e3
+    check_below_saturation("ethanol", 298.0, 7.44e3)
+    with pytest.raises(MaterialError, match=r"^pressure: ethanol at 298 K condenses above 0\.0787 bar \(vapour pressure, Peng-Robinson"):
+        check_below_saturation("ethanol", 298.0, 8.5e3)
+    assert saturation("ethanol", 150.0).line == "sublimation line"  # below the triple point 159.0 K
