@@ -18,7 +18,10 @@ lattice (``(nx, ny, nz)``), so the same seed gives the same crystal on every dev
   shape kept through the aspect vector a).
 
 Validation (at the edge, once): concentrations and fractions in [0, 1), correlation lengths of at least one
-cell, positive distribution widths — each error names the scenario key.
+cell, positive distribution widths — each error names the scenario key. The scenario parser checks the ranges;
+:func:`validate_heterogeneity` is called again when a run is prepared (:class:`twin.engine.run.Prepared`),
+where the material's site cell is known. The engine's own geometry (``twin.engine.lattice.build_geometry``) draws
+the same kinds of heterogeneity with NumPy on the host.
 """
 
 from __future__ import annotations
@@ -127,15 +130,25 @@ def powder_sizes_A(key: Array, distribution: SizeDistribution) -> np.ndarray:
     return scale[:, None] * np.asarray(distribution.aspect, dtype=np.float64)[None, :]
 
 
-def validate_heterogeneity(heterogeneity: Heterogeneity, cell_A: tuple[float, float, float]) -> None:
-    """Check values against the lattice (the scenario parser has checked ranges already)."""
+def validate_heterogeneity(heterogeneity: Heterogeneity, cell_A: tuple[float, float, float], source: str = "") -> None:
+    """Check values against the lattice (the scenario parser has checked ranges already).
+
+    Args:
+        heterogeneity: the scenario's heterogeneity.
+        cell_A: site-cell edges [Å] of the material.
+        source: file name that prefixes the messages (``"run.toml"``), or nothing.
+
+    Raises:
+        ScenarioError: naming ``heterogeneity.<key>``, the expected form and the value found.
+    """
     h = heterogeneity
+    prefix = f"{source}: " if source else ""
     for name in ("defect_concentration", "nanoregion_fraction", "void_fraction"):
         value = getattr(h, name)
         if not 0.0 <= value < 1.0:
-            raise ScenarioError(f"heterogeneity.{name}: expected a fraction in [0, 1), got {value}")
+            raise ScenarioError(f"{prefix}heterogeneity.{name}: expected a fraction in [0, 1), got {value}")
     if h.correlation_length_A is not None and h.correlation_length_A < min(cell_A):
         raise ScenarioError(
-            f"heterogeneity.correlation_length: expected at least one lattice cell ({min(cell_A):.3g} Å, the "
+            f"{prefix}heterogeneity.correlation_length: expected at least one lattice cell ({min(cell_A):.3g} Å, the "
             f"shortest site edge), got {h.correlation_length_A:.3g} Å"
         )

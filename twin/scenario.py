@@ -1,6 +1,7 @@
 """Scenario files: what to simulate, read from TOML and validated once at the edge.
 
-A scenario names the material, the crystal (shape and size, or a size distribution for a powder), its
+A scenario names the material, the crystal (shape and size, a size series, or a size distribution for a
+powder), its
 heterogeneity, the operando protocol (segments of holds, ramps, steps, isotherm point series, pressure-swing
 cycles and tables of conditions), the numerics, the random seed and what to write. Quantities carry units
 (``"303 K"``, ``"30 degC"``, ``"5 bar"``, ``"40 %"``, ``"2 um"``, ``"10 min"``) and are converted here into
@@ -57,13 +58,15 @@ class SizeDistribution:
 
 @dataclass(frozen=True)
 class Crystal:
-    """Crystal geometry. Exactly one of ``size_A``, ``size_cells`` or ``distribution`` is set.
+    """Crystal geometry. Exactly one of ``size_A``, ``size_cells``, ``sizes_A`` or ``distribution`` is set.
 
     Attributes:
         shape: one of :data:`SHAPES`; a plate is thin along z, a needle long along x.
         size_A: edge lengths (x, y, z) [Å] of the bounding box.
         size_cells: edge lengths in unit cells (overrides the conversion through the cell dimensions).
         distribution: a powder of crystals with log-normal sizes.
+        sizes_A: a size series: bounding-box edges (x, y, z) [Å] of each crystal of a batch run side by side
+            (one trajectory, per-crystal phase fractions).
         block: coarse-graining factor b (one lattice site per b×b×b cells).
         periodic: periodic boundaries (bulk, no surface).
         truncation: for ``truncated``: fraction of the half-edge cut off each corner (0–1).
@@ -76,6 +79,7 @@ class Crystal:
     block: int = 1
     periodic: bool = False
     truncation: float = 0.0
+    sizes_A: tuple[tuple[float, float, float], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -273,11 +277,26 @@ def _size_triple(t: Table, key: str) -> tuple[float, float, float]:
 
 def _crystal(t: Table) -> Crystal:
     shape = t.string("shape", "cuboid", choices=SHAPES)
-    given = [k for k in ("size", "size_cells", "distribution") if t.has(k)]
+    given = [k for k in ("size", "size_cells", "sizes", "distribution") if t.has(k)]
     if len(given) != 1:
         what = "none" if not given else " and ".join(given)
-        raise t.fail("size", f"expected exactly one of size, size_cells or distribution, got {what}")
+        raise t.fail("size", f"expected exactly one of size, size_cells, sizes or distribution, got {what}")
     size_A = _size_triple(t, "size") if t.has("size") else None
+    sizes_A = None
+    if t.has("sizes"):
+        raw = t.raw("sizes")
+        if not isinstance(raw, list) or not raw:
+            raise t.fail("sizes", 'expected an array of crystal sizes such as ["0.3 um", "0.6 um"] (each one length '
+                                  'or [x, y, z])')
+        series = []
+        for i, item in enumerate(raw):
+            items = item if isinstance(item, list) else [item]
+            if len(items) not in (1, 3):
+                raise t.fail(f"sizes[{i}]", f'expected one size such as "300 nm" or three [x, y, z], got {len(items)} values')
+            edges = tuple(t.convert(v, "length", f"{t.key_path('sizes')}[{i}]" + (f"[{j}]" if len(items) == 3 else ""),
+                                    _positive, 'a positive length such as "300 nm"') for j, v in enumerate(items))
+            series.append(edges * 3 if len(edges) == 1 else edges)
+        sizes_A = tuple(series)
     size_cells = None
     if t.has("size_cells"):
         cells = t.raw("size_cells")
@@ -307,7 +326,9 @@ def _crystal(t: Table) -> Crystal:
     if truncation > 0.0 and shape != "truncated":
         raise t.fail("truncation", f'only applies to shape = "truncated", but shape is "{shape}"')
     t.finish()
-    return Crystal(shape, size_A, size_cells, distribution, block, periodic, truncation)  # type: ignore[arg-type]
+    if periodic and sizes_A is not None:
+        raise t.fail("periodic", "periodic boundaries apply to one crystal, not to a size series (sizes)")
+    return Crystal(shape, size_A, size_cells, distribution, block, periodic, truncation, sizes_A)  # type: ignore[arg-type]
 
 
 def _heterogeneity(t: Table | None) -> Heterogeneity:

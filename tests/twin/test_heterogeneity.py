@@ -81,3 +81,10 @@ def test_bad_heterogeneity(h, message):
 def test_bad_width():
     with pytest.raises(ScenarioError, match=r"crystal\.distribution\.width: expected a positive width"):
         powder_sizes_A(jax.random.PRNGKey(0), SizeDistribution(3000.0, 0.0, 3))
+
+
+def test_validation_message_names_the_file():
+    from twin.heterogeneity import validate_heterogeneity
+
+    with pytest.raises(ScenarioError, match=r"^run\.toml: heterogeneity\.void_fraction: expected a fraction"):
+        validate_heterogeneity(Heterogeneity(void_fraction=1.5), CELL, "run.toml")

@@ -39,12 +39,19 @@ def _at(two_theta_deg, intensity, center_deg):
     return intensity[:, np.argmin(np.abs(two_theta_deg - center_deg))]
 
 
+def _area(two_theta_deg, intensity, center_deg, half_width_deg=0.4):
+    """Integrated intensity of every frame within ±``half_width_deg`` of ``center_deg``: (n_frames,)."""
+    window = np.abs(two_theta_deg - center_deg) < half_width_deg
+    return intensity[:, window].sum(axis=1)
+
+
 def test_observe_xrd_on_a_pressure_ramp(tmp_path, repo_root):
     """MIL-53(Al) lp (011) at 8.67° and np (110) at 12.52° 2θ (Cu Kα1; Loiseau et al., Chem. Eur. J. 10,
     1373 (2004) cells): lp grows and np shrinks as the pressure passes the switch, and their heights
     follow the lp and np fractions the engine wrote (the reference independent of the forward model).
     The np line also broadens when the np region breaks into small domains just above the switch, so
-    its height is less than proportional to the np fraction there (correlation > 0.95, lp > 0.99)."""
+    its height is less than proportional to the np fraction there; the integrated intensities follow both
+    fractions (correlation > 0.985)."""
     out = tmp_path / "run"
     traj_path = run_scenario(parse_scenario(SCENARIO), out, show_progress=False)
     xrd_path = observe_xrd(out, repo_root / "datasets/instruments/lab_cuka.toml")
@@ -67,8 +74,11 @@ def test_observe_xrd_on_a_pressure_ramp(tmp_path, repo_root):
     switch = int(np.argmax(lp_fraction > 0.5))
     assert 0 < switch < n_frames - 1
     assert i_lp[switch:].min() > i_lp[:switch].max() and i_np[:switch].min() > i_np[switch:].max()
-    assert np.corrcoef(i_lp, lp_fraction)[0, 1] > 0.99
-    assert np.corrcoef(i_np, 1.0 - lp_fraction)[0, 1] > 0.95
+    # integrated intensities follow the fractions (heights less so: the lines broaden and the lp cell
+    # follows the mean η of the lp region, which overshoots 1 by a few % under the drive)
+    a_lp, a_np = _area(grid, series.intensity, 8.67), _area(grid, series.intensity, 12.52)
+    assert np.corrcoef(a_lp, lp_fraction)[0, 1] > 0.985
+    assert np.corrcoef(a_np, 1.0 - lp_fraction)[0, 1] > 0.985
 
     first, last = write_first_last_csv(xrd_path)
     assert (first.name, last.name) == ("xrd_first.csv", "xrd_last.csv") and first.parent == xrd_path.parent

@@ -137,6 +137,15 @@ BAD = [
     (VALID.replace('[[protocol.segments]]', '[[protocol.segment]]'), r"protocol\.segments: missing required key"),
     (_with('seed = 7', 'seed = -1'), r"seed: expected an integer ≥ 0"),
     (_with('name = "ramp"', 'name = "ramp"\nname2 = 1'), r"name2: unknown key"),
+    # heterogeneity and size distributions (the issue's bad inputs)
+    (_with('defect_concentration = 0.01', 'defect_concentration = -0.1'), r"heterogeneity\.defect_concentration: expected a fraction in \[0, 1\)"),
+    (_with('defect_concentration = 0.01', 'defect_concentration = 1.0'), r"heterogeneity\.defect_concentration: expected a fraction in \[0, 1\)"),
+    (_with('correlation_length = "5 nm"', 'correlation_length = "0 nm"'), r"heterogeneity\.correlation_length: expected a positive length"),
+    (_with('size = ["300 nm", "200 nm", "0.2 um"]\n', '[crystal.distribution]\nmedian = "300 nm"\nwidth = 0\n'), r"crystal\.distribution\.width: expected a positive width"),
+    (_with('size = ["300 nm", "200 nm", "0.2 um"]\n', '[crystal.distribution]\nmedian = "300 nm"\nwidth = -0.3\n'), r"crystal\.distribution\.width: expected a positive width"),
+    (_with('size = ["300 nm", "200 nm", "0.2 um"]\n', 'sizes = ["300 nm", "0 nm"]\n'), r"crystal\.sizes\[1\]: expected a positive length"),
+    (_with('size = ["300 nm", "200 nm", "0.2 um"]\n', 'sizes = []\n'), r"crystal\.sizes: expected an array of crystal sizes"),
+    (_with('size = ["300 nm", "200 nm", "0.2 um"]', 'size = "1 um"\nsizes = ["1 um"]'), r"crystal\.size: expected exactly one of size, size_cells, sizes or distribution"),
     ("material = \n", r"not valid TOML"),
 ]
 
@@ -155,3 +164,25 @@ def test_bad_scenarios_are_many_and_distinct():
 def test_missing_file(tmp_path):
     with pytest.raises(ScenarioError, match="scenario file not found"):
         load_scenario(tmp_path / "nope.toml")
+
+
+def test_size_series_reads_each_crystal():
+    text = _with('size = ["300 nm", "200 nm", "0.2 um"]', 'sizes = ["0.3 um", ["100 nm", "50 nm", "50 nm"]]')
+    s = parse_scenario(text, source="run.toml")
+    assert s.crystal.size_A is None
+    assert len(s.crystal.sizes_A) == 2
+    assert s.crystal.sizes_A[0] == pytest.approx((3000.0,) * 3)
+    assert s.crystal.sizes_A[1] == pytest.approx((1000.0, 500.0, 500.0))
+
+
+def test_correlation_length_below_one_cell_names_the_key(tmp_path):
+    """Only the material knows the cell: the check runs when the run is prepared, before anything is built."""
+    from twin.engine.run import Prepared
+
+    text = _with('correlation_length = "5 nm"', 'correlation_length = "3 A"').replace(
+        'size = ["300 nm", "200 nm", "0.2 um"]', 'size_cells = 4')
+    path = tmp_path / "run.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"^run\.toml: heterogeneity\.correlation_length: expected at least one "
+                                            r"lattice cell \(6\.63 Å, the shortest site edge\), got 3 Å"):
+        Prepared(load_scenario(path))

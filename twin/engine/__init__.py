@@ -11,12 +11,13 @@ from twin.engine.dynamics import (
     EngineConfig,
     TwinState,
     describe_error,
+    hydrolysis_rate_per_s,
     make_drive,
     make_engine,
     stability_limit_s,
 )
 from twin.engine.lattice import Geometry, build_geometry, crystal_mask, pack_links, size_in_sites
-from twin.engine.model import eta_force, free_energy, site_potentials
+from twin.engine.model import eta_force, free_energy, site_landscape, site_potentials
 from twin.engine.params import MesoscaleParams, block_rescale, mesoscale_from_material, mesoscale_from_table
 from twin.engine.summaries import frame_summaries, label_domains, summary_specs
 
@@ -26,6 +27,7 @@ __all__ = [
     "EngineConfig",
     "TwinState",
     "describe_error",
+    "hydrolysis_rate_per_s",
     "make_drive",
     "make_engine",
     "stability_limit_s",
@@ -37,6 +39,7 @@ __all__ = [
     "eta_force",
     "free_energy",
     "site_potentials",
+    "site_landscape",
     "MesoscaleParams",
     "block_rescale",
     "mesoscale_from_material",

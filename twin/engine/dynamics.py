@@ -11,10 +11,17 @@ Forces and fluxes come from :mod:`twin.engine.model`.
 
 Stability (stated and enforced by :func:`stability_limit_s`): the explicit scheme is monotone and stable for a
 site whose free energy has curvature at most κ when Δt·Γ·κ ≤ 1. The curvature of the double well on [0, 1]
-is bounded by |Ω''| ≤ 6|ΔΩ| + 2W and the coupling adds at most 4ΣJ_d (largest eigenvalue of the weighted
-graph Laplacian), so Δt_η = RT_min / [ν₀ (6 max|ΔΩ_i| + 2W + 4ΣJ_d)]. The explicit (FTCS) diffusion
+is bounded by |Ω''| ≤ 6|ΔΩ| + 2W, the coupling adds at most 4ΣJ_d (largest eigenvalue of the weighted
+graph Laplacian) and the coherency term B (eigenvalues of B(1 − 11ᵀ/N) are 0 and B), so
+Δt_η = RT_min / [ν₀ (6 max|ΔΩ_i| + 2W + 4ΣJ_d + B)], with max|ΔΩ_i| including the surface term of a site with
+every face exposed and the defect shift. The explicit (FTCS) diffusion
 step is stable for Δt_n = 1 / [2 D_max Σ_d a_d⁻²] (von Neumann analysis; W. H. Press et al., *Numerical
 Recipes*, 3rd ed., §20.2). A requested Δt above min(Δt_η, Δt_n) raises :class:`~twin.errors.SimulationError`.
+
+Slow damage. Fracture (a link breaks where J_d/2 (η_i − η_j)² exceeds the cohesion) is applied every step;
+hydrolysis (intact sites become defective at k = A exp(−E_a/RT) RH^m) at the end of every chunk, with the
+hazard Σ_steps k Δt of the chunk and one counter-based draw per site (:func:`hydrolysis_rate_per_s`). Both only
+compile in when the material has them (finite cohesion, A > 0), like the coherency term (B > 0).
 
 Conditions are evaluated at every step inside the compiled loop from the protocol table
 (:func:`twin.protocol.conditions_at`); the per-step thermodynamic drive (Ω of each phase, fugacities) of a
@@ -34,7 +41,7 @@ from scipy import constants as sc
 
 from twin.conditions import Conditions
 from twin.engine import model
-from twin.engine.lattice import DIRECTIONS, Geometry
+from twin.engine.lattice import DEFECT_BIT, DIRECTIONS, Geometry
 from twin.engine.params import MesoscaleParams
 from twin.errors import SimulationError
 from twin.protocol import ProtocolTable, conditions_at
@@ -51,6 +58,7 @@ __all__ = [
     "step_coefficients",
     "make_engine",
     "stability_limit_s",
+    "hydrolysis_rate_per_s",
     "ERROR_NAN",
     "ERROR_ETA_RANGE",
     "ERROR_LOADING",
@@ -187,16 +195,19 @@ def stability_limit_s(thermo: ThermoParams, meso: MesoscaleParams, geometry: Geo
     d_omega = float(np.max(np.abs(omega[:, -1] - omega[:, 0]))) * b3
     gamma = np.asarray(meso.surface_energy_kj_mol, dtype=np.float64)
     delta = np.asarray(meso.defect_shift_kj_mol, dtype=np.float64)
-    d_omega += 6.0 * abs(gamma[-1] - gamma[0]) + abs(delta[-1] - delta[0])
+    weight = np.abs(np.asarray(meso.face_weight, dtype=np.float64))
+    faces = 2.0 * float(np.sum(weight))  # a site with every face exposed (a crack can isolate one)
+    d_omega += faces * abs(gamma[-1] - gamma[0]) + abs(delta[-1] - delta[0])
     w = float(np.max(np.asarray(barrier))) * b3
     j_sum = float(np.sum(np.asarray(meso.coupling_kj_mol, dtype=np.float64)))
     rt_min = R_KJ_MOL_K * float(np.min(np.asarray(table.temperature_K)))
     nu = float(meso.rate_prefactor_per_s)
-    curvature = 6.0 * d_omega + 2.0 * w + 4.0 * j_sum
+    coherency = float(meso.coherency_kj_mol)
+    curvature = 6.0 * d_omega + 2.0 * w + 4.0 * j_sum + coherency
     dt_eta = rt_min / (nu * curvature)
     if not eta_dynamics:
         dt_eta = float("inf")
-    limit, reason = dt_eta, (f"eta relaxation: RT_min/[nu0 (6 max|dOmega| + 2W + 4 sum J)] = {rt_min:.4g}/[{nu:.4g}"
+    limit, reason = dt_eta, (f"eta relaxation: RT_min/[nu0 (6 max|dOmega| + 2W + 4 sum J + B)] = {rt_min:.4g}/[{nu:.4g}"
                              f" x {curvature:.4g}] s")
     if guest_diffusion:
         d_max = float(np.max(np.asarray(meso.diffusivity_A2_s, dtype=np.float64)))
@@ -253,6 +264,8 @@ class _Spec:
     batched: bool
     fracture: bool
     guests: tuple[str, ...]
+    coherent: bool = False
+    hydrolysis: bool = False
 
 
 def step_coefficients(drive: Drive, meso: MesoscaleParams, config: EngineConfig, block_volume: float,
@@ -291,7 +304,8 @@ def _update(meso: MesoscaleParams, spec: _Spec, state: TwinState, c: StepCoeffic
     gamma = meso.surface_energy_kj_mol.astype(dt_t)
     delta = meso.defect_shift_kj_mol.astype(dt_t)
     # surface and defect terms of Ω_o,i − Ω_c,i (model.site_potentials, as a difference)
-    local = (gamma[-1] - gamma[0]) * model.exposed_faces(links, dt_t) + (delta[-1] - delta[0]) * model.defect(links, dt_t)
+    local = (model.surface_term(links, gamma[-1] - gamma[0], meso.face_weight.astype(dt_t), dt_t)
+             + (delta[-1] - delta[0]) * model.defect(links, dt_t))
     if cfg.guest_diffusion:
         f = model.fugacity_from_loading(loading, eta, c.n_max, c.affinity)
         kf_c, kf_o = c.affinity[0] * f, c.affinity[-1] * f
@@ -303,7 +317,8 @@ def _update(meso: MesoscaleParams, spec: _Spec, state: TwinState, c: StepCoeffic
     coupling = meso.coupling_kj_mol.astype(dt_t)
     eta_halo = model.halo(eta, spec.periodic) if cfg.eta_dynamics or spec.fracture else None
     if cfg.eta_dynamics:
-        force = model.eta_force(eta, links, 0.0, d_omega, c.barrier, coupling, spec.periodic, eta_halo)
+        coherency = meso.coherency_kj_mol.astype(dt_t) if spec.coherent else None
+        force = model.eta_force(eta, links, 0.0, d_omega, c.barrier, coupling, spec.periodic, eta_halo, coherency)
         new_eta = eta + c.eta_rate * force
         if cfg.noise:
             xi = model.noise_from_keys(eta.shape, c.key1, c.key2, dt_t)
@@ -366,7 +381,46 @@ def _chunk(thermo: ThermoParams, meso: MesoscaleParams, table: ProtocolTable, st
         return update(s, c), None
 
     state, _ = jax.lax.scan(body, state, coefs)
+    if spec.hydrolysis:
+        conds = jax.vmap(lambda t: conditions_at(replace(table, guests=spec.guests), t))(times)
+        state = _hydrolyse(meso, spec, state, conds.temperature_K, conds.relative_humidity)
     return _check(state, dtype)
+
+
+#: salt of the hydrolysis draws (keeps them independent of the η noise of the same step)
+_HYDROLYSIS_SALT = np.uint32(0x68796472)
+
+
+def hydrolysis_rate_per_s(meso: MesoscaleParams, temperature_K, relative_humidity):
+    r"""k = A exp(−E_a/RT) RH^m, defect creation rate per intact site cell [1/s] (elementwise)."""
+    t = jnp.asarray(temperature_K)
+    rh = jnp.clip(jnp.asarray(relative_humidity), 0.0, 1.0)
+    m = meso.hydrolysis_humidity_order.astype(t.dtype)
+    humidity = jnp.where(rh > 0.0, jnp.power(jnp.where(rh > 0.0, rh, 1.0), m), jnp.where(m > 0.0, 0.0, 1.0))
+    arrhenius = jnp.exp(-meso.hydrolysis_activation_kj_mol.astype(t.dtype) / (R_KJ_MOL_K * t))
+    return meso.hydrolysis_prefactor_per_s.astype(t.dtype) * arrhenius * humidity
+
+
+def _hydrolyse(meso: MesoscaleParams, spec: _Spec, state: TwinState, temperature_K, relative_humidity) -> TwinState:
+    """Irreversible defect creation at the end of a chunk: every intact site inside becomes defective with
+    probability 1 − exp(−Σ_steps k Δt), drawn from the counter-based hash of (site, step, key ^ salt).
+
+    The uniform variates have 24 bits: a probability per chunk is resolved in steps of 2⁻²⁴ ≈ 6·10⁻⁸ (below
+    3·10⁻⁸ it is zero), so a rate k needs frame intervals of at least ~10⁻⁶/k to be represented to 5 %.
+    """
+    dtype = jnp.dtype(spec.config.dtype)
+    hazard = jnp.sum(hydrolysis_rate_per_s(meso, temperature_K, relative_humidity)) * jnp.asarray(spec.config.dt_s, dtype)
+    p = -jnp.expm1(-hazard)
+
+    def one(links, key, step):
+        k1, k2 = model.step_keys(key ^ _HYDROLYSIS_SALT, step)
+        u = model._uniform_from_keys(links.shape, k1, k2, dtype)
+        intact = (model.inside(links, dtype) > 0) & (model.defect(links, dtype) == 0)
+        new = (intact & (u < p)).astype(jnp.uint8) << np.uint8(DEFECT_BIT)
+        return links | new
+
+    links = jax.vmap(one)(state.links, state.key, state.step) if spec.batched else one(state.links, state.key, state.step)
+    return TwinState(state.eta, links, state.loading, state.key, state.step, state.error)
 
 
 _run_chunk = jax.jit(_chunk, static_argnames=("spec", "n_steps"), donate_argnames=("state",))
@@ -390,7 +444,8 @@ class Engine:
         self.batched = batched
         self._spec = _Spec(config=config, periodic=bool(self.periodic), spacing_A=self.spacing_A,  # type: ignore[arg-type]
                            block_volume=self.block_volume, batched=batched,
-                           fracture=bool(np.isfinite(float(meso.cohesion_kj_mol))), guests=tuple(table.guests))
+                           fracture=meso.fracture, guests=tuple(table.guests), coherent=meso.coherent,
+                           hydrolysis=meso.hydrolysis)
         self._table = replace(table, guests=())  # guests are static (in the spec), not array leaves
 
     # -------------------------------------------------------------------------------- drive

@@ -96,6 +96,12 @@ def crystal_mask(shape: str, n_sites: tuple[int, int, int], box: tuple[int, int,
                  truncation: float = 0.0) -> np.ndarray:
     """Boolean mask of a crystal of ``n_sites`` edges, centred in a box (default: the crystal's own box)."""
     box = tuple(n_sites) if box is None else tuple(box)
+    if tuple(box) != tuple(n_sites):  # the crystal's own box of exactly n sites per edge, centred in the larger one
+        own = crystal_mask(shape, n_sites, None, truncation)
+        out = np.zeros(box, dtype=bool)
+        start = [(m - n) // 2 for n, m in zip(n_sites, box)]
+        out[tuple(slice(a, a + n) for a, n in zip(start, n_sites))] = own
+        return out
     coords = []
     for n, m in zip(n_sites, box):
         centre = (m - 1) / 2.0
@@ -186,9 +192,13 @@ def build_geometry(crystal, heterogeneity, cell_A: tuple[float, float, float], s
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
     b = int(crystal.block)
     spacing = tuple(b * float(a) for a in cell_A)
-    if crystal.distribution is not None:
-        d = crystal.distribution
-        sizes = powder_sizes_A(d.median_A, d.width, d.n_crystals, d.aspect, rng)
+    series = getattr(crystal, "sizes_A", None)
+    if crystal.distribution is not None or series is not None:
+        if series is not None:
+            sizes = np.asarray(series, dtype=np.float64)
+        else:
+            d = crystal.distribution
+            sizes = powder_sizes_A(d.median_A, d.width, d.n_crystals, d.aspect, rng)
         n_sites = [size_in_sites(s, cell_A, b) for s in sizes]
         box = tuple(max(n[i] for n in n_sites) for i in range(3))
         mask = np.stack([crystal_mask(crystal.shape, n, box, crystal.truncation) for n in n_sites])

@@ -4,15 +4,34 @@ Free energy of a crystal (kJ/mol; one term per site i inside the crystal, one pe
 
 .. math::
     F[\eta] = \sum_i \Omega(\eta_i;\, \Omega_{c,i}, \Omega_{o,i}, W)
-            + \sum_{\langle ij\rangle_d} \frac{J_d}{2}(\eta_i - \eta_j)^2,
-    \qquad \Omega_{p,i} = b^3\,\Omega_p(T, f_i) + \gamma_p\,(6 - z_i) + \Delta_p\,d_i
+            + \sum_{\langle ij\rangle_d} \frac{J_d}{2}(\eta_i - \eta_j)^2
+            + \frac{B}{2}\sum_i (\eta_i - \bar\eta)^2,
+    \qquad \Omega_{p,i} = b^3\,\Omega_p(T, f_i) + \gamma_p \sum_d w_d\,e_{i,d} + \Delta_p\,d_i
 
-with Ω(η; …) the double well of :func:`twin.thermo.host_landscape` (so that a single site has exactly the
-thermodynamic metastability window of :mod:`twin.thermo`), Ω_p the osmotic potential of phase p (OFAST,
-Coudert et al., JACS 130, 14294 (2008)), z_i the number of intact links (6 − z exposed faces carry the
-per-phase surface energy γ_p), d_i the defect flag with shift Δ_p and J_d the coupling along axis d, which
+with Ω(η; …) the double well of :func:`twin.thermo.host_landscape` on [0, 1] (so that a single site has
+exactly the thermodynamic metastability window of :mod:`twin.thermo`) and, outside [0, 1], the end value of
+the phase drive, Ω_c + ΔΩ h(clip(η, 0, 1)) + W g(η) (:func:`site_landscape`): the cubic h of the thermo well
+keeps falling beyond the end states, so far past a spinodal (ΔΩ ≫ W) a site pushed beyond η = 1 (or below 0)
+would run away to the next stationary point at η = (1 + 3ΔΩ/W)/2; with the clip only the barrier g acts there
+and confines it, Ω_p the osmotic potential of phase p (OFAST,
+Coudert et al., JACS 130, 14294 (2008)), e_{i,d} the number of exposed faces of site i normal to axis d (0–2;
+Σ_d e_{i,d} = 6 − z_i with z_i the intact links; each carries the per-phase surface energy γ_p times the
+relative face area w_d), d_i the defect flag with shift Δ_p and J_d the coupling along axis d, which
 gives interfaces an energy and a width (the discrete Ginzburg–Landau / phase-field gradient term; Cahn &
 Hilliard, J. Chem. Phys. 28, 258 (1958)).
+
+Coherency. The last term couples every site to the mean η̄ of its crystal (all sites inside it): the
+infinite-range part of the elastic interaction of a coherent crystal whose phases differ in cell volume. For a
+dilatational misfit and homogeneous elastic constants the elastic energy of coherent phase coexistence does
+not depend on the shape of the domains and is E₀ V c(1 − c) for a fraction c of the second phase
+(A. G. Khachaturyan, *Theory of Structural Transformations in Solids*, Wiley 1983, ch. 8), which
+B/2 Σ(η_i − η̄)² is for η ∈ {0, 1} with B = 2E₀V_cell. It makes a crystal switch as a whole (mean-field like;
+S. Miyashita et al., Prog. Theor. Phys. 114, 719 (2005), for the same effect of elastic interactions in
+spin-crossover crystals), which is the premise of the crystal-size term of :mod:`twin.thermo.surface`. The
+mean runs over the crystal, not over its coherent domains: cracks do not relieve it (a limitation). Its force
+−B(η_i − η̄) (the mean's own derivative sums to zero) needs one reduction over the crystal per step, so
+sharded runs with B > 0 agree with unsharded ones to float rounding, not bit for bit; B = 0 (the default)
+compiles it out.
 
 Guests. In the fast-adsorption limit (default) every site is in equilibrium with the gas, f_i = f_gas. With
 guest transport the conserved loading n_i (molecules per site cell) is the state and the local fugacity
@@ -47,7 +66,7 @@ Cost notes (CPU, measured with ``benchmarks/bench_engine.py``): ln M and √M ar
 read by the six neighbours, and the exchange with the gas is one term per site (the exposed faces share
 ln f_gas and M_gas), not one per face.
 
-Left out: elastic (strain-mediated, long-range) interactions between sites, adsorption heat, guest noise.
+Left out: the finite-range (shape-dependent) part of the elastic interactions, adsorption heat, guest noise.
 
 Noise. The Euler–Maruyama increments use a counter-based hash of (global site index, step, seed): uniform
 variates with unit variance, ξ = √12 (u − ½). Non-Gaussian increments with the right first two moments give a
@@ -66,7 +85,6 @@ import numpy as np
 from jaxtyping import Array, Float, UInt8
 
 from twin.engine.lattice import DEFECT_BIT, DIRECTIONS, INSIDE_BIT
-from twin.thermo import host_landscape
 
 __all__ = [
     "shift",
@@ -76,10 +94,14 @@ __all__ = [
     "inside",
     "defect",
     "exposed_faces",
+    "exposed_faces_per_axis",
+    "surface_term",
+    "coherency_force",
     "site_potentials",
     "free_energy",
     "eta_force",
     "landscape_derivative",
+    "site_landscape",
     "hash32",
     "step_keys",
     "uniform_noise",
@@ -153,26 +175,51 @@ def exposed_faces(links, dtype):
     return (6.0 - z) * inside(links, dtype)
 
 
+def exposed_faces_per_axis(links, dtype) -> tuple[Array, Array, Array]:
+    """e_d = 2 − l_{+d} − l_{−d}: exposed faces normal to x, y, z (0, 1 or 2), 0 outside the crystal."""
+    ins = inside(links, dtype)
+    return tuple((2.0 - link_bit(links, 2 * d, dtype) - link_bit(links, 2 * d + 1, dtype)) * ins  # type: ignore[return-value]
+                 for d in range(3))
+
+
+def surface_term(links, gamma, face_weight, dtype):
+    """γ Σ_d w_d e_{i,d} per site [kJ/mol]: ``gamma`` a scalar (one phase, or a difference of two)."""
+    e = exposed_faces_per_axis(links, dtype)
+    return gamma * (face_weight[0] * e[0] + face_weight[1] * e[1] + face_weight[2] * e[2])
+
+
+def coherency_force(eta, links, coherency):
+    """−∂/∂η_i of B/2 Σ_j (η_j − η̄)² = −B (η_i − η̄) over one crystal (zero outside it).
+
+    ``eta`` and ``links`` of one crystal (nx, ny, nz); vmap over a batch.
+    """
+    ins = inside(links, eta.dtype)
+    mean = jnp.sum(ins * eta) / jnp.maximum(jnp.sum(ins), 1.0)
+    return -coherency * (eta - mean) * ins
+
+
 def smoothstep(eta):
     """h(η) = η²(3 − 2η): the phase interpolation of :func:`twin.thermo.host_landscape`."""
     return eta * eta * (3.0 - 2.0 * eta)
 
 
-def site_potentials(omega_closed, omega_open, links, surface_energy, defect_shift, block_volume: float):
-    r"""Per-site Ω_c,i and Ω_o,i [kJ/mol per site]: b³·Ω_p + γ_p (6 − z_i) + Δ_p d_i.
+def site_potentials(omega_closed, omega_open, links, surface_energy, defect_shift, block_volume: float,
+                    face_weight=None):
+    r"""Per-site Ω_c,i and Ω_o,i [kJ/mol per site]: b³·Ω_p + γ_p Σ_d w_d e_{i,d} + Δ_p d_i.
 
-    ``omega_closed``/``omega_open`` are per site cell (scalars, or per-site arrays with guest transport).
+    ``omega_closed``/``omega_open`` are per site cell (scalars, or per-site arrays with guest transport);
+    ``face_weight`` w_d (default ones: γ_p per face whatever its orientation).
     """
     dtype = jnp.result_type(omega_closed)
-    exposed = exposed_faces(links, dtype)
+    w = jnp.ones((3,), dtype) if face_weight is None else jnp.asarray(face_weight, dtype)
     d = defect(links, dtype)
-    oc = block_volume * omega_closed + surface_energy[0] * exposed + defect_shift[0] * d
-    oo = block_volume * omega_open + surface_energy[-1] * exposed + defect_shift[-1] * d
+    oc = block_volume * omega_closed + surface_term(links, surface_energy[0], w, dtype) + defect_shift[0] * d
+    oo = block_volume * omega_open + surface_term(links, surface_energy[-1], w, dtype) + defect_shift[-1] * d
     return oc, oo
 
 
 def free_energy(eta: Float[Array, "*b nx ny nz"], links, omega_closed, omega_open, barrier, coupling,
-                periodic: bool) -> Float[Array, ""]:
+                periodic: bool, coherency=0.0) -> Float[Array, ""]:
     """Total discrete free energy F[η] [kJ/mol] of the module docstring (the one definition; tests differentiate it).
 
     Args:
@@ -182,34 +229,53 @@ def free_energy(eta: Float[Array, "*b nx ny nz"], links, omega_closed, omega_ope
         barrier: W per site [kJ/mol].
         coupling: (J_x, J_y, J_z) per link [kJ/mol].
         periodic: periodic boundaries.
+        coherency: B [kJ/mol per site] of the coupling to the crystal mean (one crystal: no batch axis).
     """
     dtype = eta.dtype
-    local = jnp.sum(inside(links, dtype) * host_landscape(eta, omega_closed, omega_open, barrier))
+    local = jnp.sum(inside(links, dtype) * site_landscape(eta, omega_closed, omega_open, barrier))
     bonds = jnp.zeros((), dtype)
     for axis in range(3):
         k = 2 * axis  # the +d link of each site counts each bond once
         diff = eta - shift(eta, axis, 1, periodic)
         bonds = bonds + 0.5 * coupling[axis] * jnp.sum(link_bit(links, k, dtype) * diff * diff)
-    return local + bonds
+    ins = inside(links, dtype)
+    mean = jnp.sum(ins * eta) / jnp.maximum(jnp.sum(ins), 1.0)
+    coherent = 0.5 * coherency * jnp.sum(ins * (eta - mean) ** 2)
+    return local + bonds + coherent
+
+
+def site_landscape(eta, omega_closed, omega_open, barrier):
+    r"""Ω(η) = Ω_c + (Ω_o − Ω_c) h(clip(η, 0, 1)) + W η²(1 − η)² [kJ/mol]: :func:`twin.thermo.host_landscape`
+    on [0, 1], with the phase drive held at its end values outside (module docstring)."""
+    c = jnp.clip(eta, 0.0, 1.0)
+    return omega_closed + (omega_open - omega_closed) * smoothstep(c) + barrier * (eta * (1.0 - eta)) ** 2
 
 
 def landscape_derivative(eta, omega_closed, omega_open, barrier):
-    r"""∂Ω/∂η of the double well: 2η(1−η)[3(Ω_o − Ω_c) + W(1 − 2η)]."""
-    return 2.0 * eta * (1.0 - eta) * (3.0 * (omega_open - omega_closed) + barrier * (1.0 - 2.0 * eta))
+    r"""∂Ω/∂η of :func:`site_landscape`: 6ΔΩ c(1 − c) + 2Wη(1−η)(1 − 2η) with c = clip(η, 0, 1)
+    (on [0, 1] the 2η(1−η)[3ΔΩ + W(1 − 2η)] of the thermo double well)."""
+    c = jnp.clip(eta, 0.0, 1.0)
+    return (6.0 * (omega_open - omega_closed) * c * (1.0 - c)
+            + 2.0 * barrier * eta * (1.0 - eta) * (1.0 - 2.0 * eta))
 
 
-def eta_force(eta, links, omega_closed, omega_open, barrier, coupling, periodic: bool, eta_halo=None):
+def eta_force(eta, links, omega_closed, omega_open, barrier, coupling, periodic: bool, eta_halo=None,
+              coherency=None):
     r"""−∂F/∂η_i, the hand-fused form of ``-jax.grad(free_energy)`` (a test checks they agree).
 
     .. math:: -\partial F/\partial\eta_i = -\Omega'(\eta_i) - \sum_{d,\pm} J_d\,l_{i,d\pm}(\eta_i - \eta_{i\pm d})
+              - B(\eta_i - \bar\eta)
 
-    Zero outside the crystal. ``eta_halo``: :func:`halo` of η if the caller has it already.
+    Zero outside the crystal. ``eta_halo``: :func:`halo` of η if the caller has it already. ``coherency``:
+    B, or ``None`` to leave the term out (one crystal; vmap for a batch).
     """
     dtype = eta.dtype
     padded = halo(eta, periodic) if eta_halo is None else eta_halo
     force = -landscape_derivative(eta, omega_closed, omega_open, barrier) * inside(links, dtype)
     for k, (axis, offset) in enumerate(DIRECTIONS):
         force = force - coupling[axis] * link_bit(links, k, dtype) * (eta - neighbour(padded, axis, offset))
+    if coherency is not None:
+        force = force + coherency_force(eta, links, coherency)
     return force
 
 

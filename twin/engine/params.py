@@ -13,7 +13,19 @@ Block (coarse-graining) rules, for one site = a block of b×b×b site cells (``d
 * the rate prefactor is per cell: Γ_b = Γ/b³ keeps the deterministic relaxation time dη/dt = −Γ ∂Ω/∂η of a
   uniform region unchanged;
 * diffusivities in Å²/s are physical and unchanged (the lattice spacing becomes b·a);
-* the cohesion (energy a link stores before it breaks) scales like the coupling, b.
+* the cohesion (energy a link stores before it breaks) scales like the coupling, b;
+* the coherency modulus B (long-range elastic coupling to the crystal mean, a bulk energy) scales as b³;
+* the face weights (relative face areas) and the hydrolysis rate per site cell are unchanged (a block is
+  defective when its cells are, so the fraction of defective sites grows at the per-cell rate).
+
+Surface energies. ``surface_energy_kj_mol[p]·face_weight[d]`` is the free energy of phase p per exposed site
+face normal to axis d. A ``[mesoscale.<phase>] surface_energy`` in kJ/mol is isotropic (weights 1); one in J/m²
+(or, when the key is left out, the material's ``[thermo] surface_energy_difference`` Δγ with γ_closed = 0 and
+γ_open = Δγ) is converted per face, γ·A_d·N_A/1000 with A_d the face of the open site cell normal to d
+(A_x = b c, A_y = a c, A_z = a b): a cuboid crystal whose lattice sites all switch together then carries
+Δγ × (its area) exactly as :func:`twin.thermo.surface.size_shift_kj_mol` (whose L is the edge of the open
+crystal, cell volume V_open) assumes. ``surface_energy_kj_mol`` then holds γ·Ā·N_A/1000 with Ā the mean of the
+three face areas and ``face_weight`` = A_d/Ā.
 """
 
 from __future__ import annotations
@@ -23,11 +35,37 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
+from scipy import constants as sc
 
 from twin.errors import MaterialError
 
-__all__ = ["MesoscaleParams", "mesoscale_from_material", "mesoscale_from_table", "block_rescale"]
+__all__ = ["MesoscaleParams", "mesoscale_from_material", "mesoscale_from_table", "block_rescale", "face_areas_A2",
+           "surface_energy_per_face_kj_mol"]
+
+#: J/m² on a face of 1 Å² → kJ/mol
+_J_M2_A2_TO_KJ_MOL = 1e-20 * sc.N_A / 1000.0
+
+
+def _f32(value) -> Array:
+    return jnp.asarray(value, jnp.float32)
+
+
+def face_areas_A2(cell_A: tuple[float, float, float]) -> np.ndarray:
+    """Areas of the site-cell faces normal to x, y, z [Å²]: (b c, a c, a b) of an orthogonal cell."""
+    a, b, c = (float(x) for x in cell_A)
+    return np.asarray([b * c, a * c, a * b], dtype=np.float64)
+
+
+def surface_energy_per_face_kj_mol(gamma_J_m2: float, cell_A: tuple[float, float, float]) -> np.ndarray:
+    r"""Free energy of one exposed site face normal to x, y, z [kJ/mol]: :math:`\gamma A_d N_A / 1000`.
+
+    Args:
+        gamma_J_m2: surface free energy γ [J/m²].
+        cell_A: edges (a, b, c) of the (open) site cell [Å]; the faces are b·c, a·c, a·b.
+    """
+    return gamma_J_m2 * face_areas_A2(cell_A) * _J_M2_A2_TO_KJ_MOL
 
 
 @jax.tree_util.register_dataclass
@@ -44,6 +82,14 @@ class MesoscaleParams:
         diffusivity_A2_s: D_p, guest self-diffusivity in phase p [Å²/s], (n_phases,).
         cohesion_kj_mol: elastic energy a link can store, J_d/2·(Δη)², before it breaks [kJ/mol]; ``inf``
             switches fragmentation off.
+        face_weight: A_d/Ā, relative area of the site faces normal to x, y, z, (3,); the surface energy of a
+            face normal to d is ``surface_energy_kj_mol[p] * face_weight[d]`` (ones: isotropic).
+        coherency_kj_mol: B, long-range (coherency-strain) coupling of every site to the mean η of its crystal,
+            B/2 Σ_i (η_i − η̄)² [kJ/mol per site cell]; 0 switches it off (:mod:`twin.engine.model`).
+        hydrolysis_prefactor_per_s: A of the hydrolysis rate k = A exp(−E_a/RT) RH^m per site cell [1/s];
+            0 switches defect creation off.
+        hydrolysis_activation_kj_mol: E_a [kJ/mol].
+        hydrolysis_humidity_order: m, the order in the relative humidity.
         block: coarse-graining factor the numbers are expressed for (static; 1 = per site cell).
     """
 
@@ -53,6 +99,11 @@ class MesoscaleParams:
     rate_prefactor_per_s: Float[Array, ""]
     diffusivity_A2_s: Float[Array, "n_phases"]
     cohesion_kj_mol: Float[Array, ""]
+    face_weight: Float[Array, "3"] = field(default_factory=lambda: jnp.ones((3,), jnp.float32))
+    coherency_kj_mol: Float[Array, ""] = field(default_factory=lambda: jnp.zeros((), jnp.float32))
+    hydrolysis_prefactor_per_s: Float[Array, ""] = field(default_factory=lambda: jnp.zeros((), jnp.float32))
+    hydrolysis_activation_kj_mol: Float[Array, ""] = field(default_factory=lambda: jnp.zeros((), jnp.float32))
+    hydrolysis_humidity_order: Float[Array, ""] = field(default_factory=lambda: jnp.ones((), jnp.float32))
     block: int = field(default=1, metadata={"static": True})
 
     @classmethod
@@ -72,7 +123,27 @@ class MesoscaleParams:
             rate_prefactor_per_s=jnp.asarray(1.0, dtype),
             diffusivity_A2_s=jnp.full((n_phases,), 1e6, dtype),
             cohesion_kj_mol=jnp.asarray(jnp.inf, dtype),
+            face_weight=jnp.ones((3,), dtype),
+            coherency_kj_mol=jnp.zeros((), dtype),
+            hydrolysis_prefactor_per_s=jnp.zeros((), dtype),
+            hydrolysis_activation_kj_mol=jnp.zeros((), dtype),
+            hydrolysis_humidity_order=jnp.ones((), dtype),
         )
+
+    @property
+    def fracture(self) -> bool:
+        """Links can break (finite cohesion); a static switch of the compiled step."""
+        return bool(np.isfinite(float(self.cohesion_kj_mol)))
+
+    @property
+    def coherent(self) -> bool:
+        """The coherency coupling is on (B > 0)."""
+        return float(self.coherency_kj_mol) > 0.0
+
+    @property
+    def hydrolysis(self) -> bool:
+        """Defects are created under humidity (A > 0)."""
+        return float(self.hydrolysis_prefactor_per_s) > 0.0
 
     def astype(self, dtype) -> "MesoscaleParams":
         """The same parameters with every array leaf cast to ``dtype``."""
@@ -96,18 +167,34 @@ def block_rescale(params: MesoscaleParams, block: int) -> MesoscaleParams:
         rate_prefactor_per_s=params.rate_prefactor_per_s / ratio**3,
         diffusivity_A2_s=params.diffusivity_A2_s,
         cohesion_kj_mol=params.cohesion_kj_mol * ratio,
+        face_weight=params.face_weight,
+        coherency_kj_mol=params.coherency_kj_mol * ratio**3,
+        hydrolysis_prefactor_per_s=params.hydrolysis_prefactor_per_s,
+        hydrolysis_activation_kj_mol=params.hydrolysis_activation_kj_mol,
+        hydrolysis_humidity_order=params.hydrolysis_humidity_order,
         block=block,
     )
 
 
+_AREA_ENERGY_UNITS = ("J/m2", "J/m^2", "J/m²", "mJ/m2", "mJ/m^2", "mJ/m²")
+
+
 def mesoscale_from_table(table: dict[str, Any], phase_names: tuple[str, ...], *, file: str,
-                         sources: dict[str, Any]) -> MesoscaleParams:
+                         sources: dict[str, Any], cell_A: tuple[float, float, float] | None = None,
+                         delta_gamma_J_m2: float | None = None) -> MesoscaleParams:
     """Parse a ``[mesoscale]`` table (every number ``{ value, unit, source }``).
 
     Keys: ``coupling_a``, ``coupling_b``, ``coupling_c`` (energy), ``rate_prefactor`` (frequency, e.g.
-    ``unit = "1/s"``), ``cohesion`` (energy, or ``value = inf``), and per phase ``[mesoscale.<phase>]`` with
-    ``surface_energy`` (energy per exposed site face), ``defect_shift`` (energy) and ``diffusivity``
-    (``unit = "m2/s"`` or ``"A2/s"``).
+    ``unit = "1/s"``), ``cohesion`` (energy, or ``value = inf``), optional ``coherency`` (energy, B of the
+    long-range coupling, default 0), optional ``[mesoscale.hydrolysis]`` with ``prefactor`` (frequency),
+    ``activation_energy`` (energy) and ``humidity_order`` (unit ``"1"``), and per phase
+    ``[mesoscale.<phase>]`` with ``surface_energy`` (energy per exposed site face, or J/m², converted per face
+    with ``cell_A``; may be left out in every phase when ``delta_gamma_J_m2`` is given), ``defect_shift``
+    (energy) and ``diffusivity`` (``unit = "m2/s"`` or ``"A2/s"``).
+
+    Args:
+        cell_A: open site-cell edges [Å] (face areas for J/m² surface energies).
+        delta_gamma_J_m2: the material's Δγ = γ_open − γ_closed (``[thermo] surface_energy_difference``).
 
     Raises:
         MaterialError: naming the file and key path, the expected form and what was found.
@@ -141,6 +228,10 @@ def mesoscale_from_table(table: dict[str, Any], phase_names: tuple[str, ...], *,
     coupling = [energy(table, f"coupling_{axis}", where) for axis in "abc"]
     rate = frequency(table, "rate_prefactor", where)
     cohesion = energy(table, "cohesion", where)
+    coherency = energy(table, "coherency", where) if "coherency" in table else 0.0
+    if not 0.0 <= coherency < float("inf"):
+        raise MaterialError(f"{where}.coherency: expected a finite non-negative energy, got {coherency:g} kJ/mol")
+    surface_J_m2: list[float | None] = []
     surface, shift, diff = [], [], []
     for phase in phase_names:
         sub = table.get(phase)
@@ -148,21 +239,63 @@ def mesoscale_from_table(table: dict[str, Any], phase_names: tuple[str, ...], *,
             raise MaterialError(f"{where}.{phase}: missing; expected a table [mesoscale.{phase}] with surface_energy, "
                                 f"defect_shift and diffusivity")
         w = f"{where}.{phase}"
-        surface.append(energy(sub, "surface_energy", w))
+        entry = sub.get("surface_energy")
+        if entry is None and delta_gamma_J_m2 is not None:
+            surface_J_m2.append(None)
+        elif isinstance(entry, dict) and entry.get("unit") in _AREA_ENERGY_UNITS:
+            surface_J_m2.append(quantity(sub, "surface_energy", "area_energy", where=w, sources=sources))
+        else:
+            surface.append(energy(sub, "surface_energy", w))
         shift.append(energy(sub, "defect_shift", w))
         diff.append(diffusivity(sub, "diffusivity", w))
+    face_weight = np.ones(3)
+    if surface_J_m2:
+        if surface:
+            raise MaterialError(f"{where}: surface_energy: give every phase in kJ/mol (per face) or every phase in "
+                                f"J/m2, not a mixture")
+        if cell_A is None:
+            raise MaterialError(f"{where}: surface_energy in J/m2 needs the site-cell edges to convert it per face")
+        if any(g is None for g in surface_J_m2):
+            if any(g is not None for g in surface_J_m2):
+                raise MaterialError(f"{where}: surface_energy: give it in every phase or in none (then it comes "
+                                    f"from thermo.surface_energy_difference)")
+            surface_J_m2 = [0.0] * (len(phase_names) - 1) + [float(delta_gamma_J_m2)]  # type: ignore[arg-type]
+        areas = face_areas_A2(cell_A)
+        face_weight = areas / areas.mean()
+        surface = [float(g) * float(areas.mean()) * _J_M2_A2_TO_KJ_MOL for g in surface_J_m2]  # type: ignore[arg-type]
+    hyd = table.get("hydrolysis")
+    hyd_a, hyd_e, hyd_m = 0.0, 0.0, 1.0
+    if hyd is not None:
+        if not isinstance(hyd, dict):
+            raise MaterialError(f"{where}.hydrolysis: expected a table with prefactor, activation_energy and "
+                                f"humidity_order, got {hyd!r}")
+        wh = f"{where}.hydrolysis"
+        hyd_a = frequency(hyd, "prefactor", wh)
+        hyd_e = energy(hyd, "activation_energy", wh)
+        order = hyd.get("humidity_order")
+        _need(order, f"{wh}.humidity_order", '{ value = 1.0, unit = "1", source = "..." }')
+        if order.get("unit") != "1":
+            raise MaterialError(f"{wh}.humidity_order.unit: expected \"1\" (a dimensionless order), got {order.get('unit')!r}")
+        hyd_m = _number(order, f"{wh}.humidity_order", sources)
+        if hyd_a < 0.0 or hyd_m < 0.0 or not np.isfinite(hyd_e):
+            raise MaterialError(f"{wh}: expected prefactor >= 0, humidity_order >= 0 and a finite activation energy, "
+                                f"got {hyd_a:g} 1/s, {hyd_m:g}, {hyd_e:g} kJ/mol")
     if rate <= 0.0:
         raise MaterialError(f"{where}.rate_prefactor: expected a positive rate, got {rate:g} 1/s")
     if min(coupling) < 0.0:
         raise MaterialError(f"{where}.coupling_*: expected non-negative couplings, got {coupling}")
-    f32 = jnp.float32
     return MesoscaleParams(
-        coupling_kj_mol=jnp.asarray(coupling, f32),
-        surface_energy_kj_mol=jnp.asarray(surface, f32),
-        defect_shift_kj_mol=jnp.asarray(shift, f32),
-        rate_prefactor_per_s=jnp.asarray(rate, f32),
-        diffusivity_A2_s=jnp.asarray(diff, f32),
-        cohesion_kj_mol=jnp.asarray(cohesion, f32),
+        coupling_kj_mol=_f32(coupling),
+        surface_energy_kj_mol=_f32(surface),
+        defect_shift_kj_mol=_f32(shift),
+        rate_prefactor_per_s=_f32(rate),
+        diffusivity_A2_s=_f32(diff),
+        cohesion_kj_mol=_f32(cohesion),
+        face_weight=_f32(face_weight),
+        coherency_kj_mol=_f32(coherency),
+        hydrolysis_prefactor_per_s=_f32(hyd_a),
+        hydrolysis_activation_kj_mol=_f32(hyd_e),
+        hydrolysis_humidity_order=_f32(hyd_m),
     )
 
 
@@ -182,9 +315,22 @@ def _number(entry: dict, path: str, sources: dict) -> float:
 
 
 def mesoscale_from_material(material) -> MesoscaleParams:
-    """The material's ``[mesoscale]`` table, or :meth:`MesoscaleParams.default` when it has none."""
+    """The material's ``[mesoscale]`` table, or :meth:`MesoscaleParams.default` when it has none.
+
+    Without a table, a material with ``[thermo] surface_energy_difference`` still gets its surface term: the
+    default parameters with γ_closed = 0 and γ_open = Δγ converted per exposed face of the open site cell
+    (module docstring), so that the engine and :mod:`twin.thermo.surface` describe the same crystal.
+    """
+    open_phase = material.phases[-1]
+    cell_A = (open_phase.a_A, open_phase.b_A, open_phase.c_A)
+    delta_gamma = getattr(material, "surface_energy_difference_J_m2", None)
     table = material.raw.get("mesoscale")
     if table is None:
-        return MesoscaleParams.default(len(material.phases))
+        params = MesoscaleParams.default(len(material.phases))
+        if delta_gamma is None:
+            return params
+        areas = face_areas_A2(cell_A)
+        gamma = [0.0] * (len(material.phases) - 1) + [float(delta_gamma) * float(areas.mean()) * _J_M2_A2_TO_KJ_MOL]
+        return replace(params, surface_energy_kj_mol=_f32(gamma), face_weight=_f32(areas / areas.mean()))
     return mesoscale_from_table(table, material.phase_names, file=material.path.name,
-                                sources=material.raw.get("sources", {}))
+                                sources=material.raw.get("sources", {}), cell_A=cell_A, delta_gamma_J_m2=delta_gamma)

@@ -37,6 +37,7 @@ from twin.engine.params import block_rescale, mesoscale_from_material
 from twin.engine.sharding import can_shard, lattice_mesh, shard_state
 from twin.engine.summaries import frame_summaries, label_domains, summary_specs
 from twin.errors import NotAvailableError, ScenarioError
+from twin.heterogeneity import validate_heterogeneity
 from twin.protocol import compile_protocol, conditions_at
 from twin.thermo import phase_loadings
 from twin.trajectory import (
@@ -48,7 +49,7 @@ from twin.trajectory import (
     save_checkpoint,
 )
 
-__all__ = ["run_scenario", "dry_run", "prepare", "Prepared", "TRAJECTORY_NAME", "CHECKPOINT_NAME"]
+__all__ = ["run_scenario", "dry_run", "prepare", "Prepared", "TRAJECTORY_NAME", "CHECKPOINT_NAME", "surface_depth_nm"]
 
 TRAJECTORY_NAME = "trajectory.h5"
 CHECKPOINT_NAME = "checkpoint.h5"
@@ -94,6 +95,8 @@ class Prepared:
         self.meso = block_rescale(mesoscale_from_material(material), scenario.crystal.block)
         open_phase = material.phases[-1]
         self.cell_A = (open_phase.a_A, open_phase.b_A, open_phase.c_A)
+        validate_heterogeneity(scenario.heterogeneity, self.cell_A,
+                               Path(scenario.source_path).name if scenario.source_path else "scenario")
         self.geometry = build_geometry(scenario.crystal, scenario.heterogeneity, self.cell_A, scenario.seed)
         self.batched = self.geometry.links.ndim == 4
         dtype = jnp.dtype(num.dtype)
@@ -124,15 +127,21 @@ class Prepared:
             dtype=num.dtype,
         )
         self._table = replace(self.engine.table, guests=())  # guests are static (in the layout)
+        self.depth_nm = surface_depth_nm(self.geometry)
 
     # ---------------------------------------------------------------------------------------------
     def loading_per_guest(self, state: TwinState, time_s):
         """Loading of every protocol guest per site [molecules per site cell], (n_guests, *site_shape)."""
         return _loading_jit(self.material.thermo, self._table, state, time_s, layout=self.layout)
 
-    def frame(self, state: TwinState, time_s, initial_links):
-        """Conditions (T, partial pressures, RH) and summaries of one frame, from one compiled call."""
-        return _frame_jit(self.material.thermo, self._table, state, time_s, initial_links, layout=self.layout)
+    def frame(self, state: TwinState, time_s, initial_links, depth_nm=None):
+        """Conditions (T, partial pressures, RH) and summaries of one frame, from one compiled call.
+
+        ``depth_nm``: the distance map of :func:`surface_depth_nm` (as a device array), for
+        ``phase_depth_mean_nm``; ``None`` leaves that summary NaN.
+        """
+        return _frame_jit(self.material.thermo, self._table, state, time_s, initial_links, depth_nm,
+                          layout=self.layout)
 
     def fields(self, state: TwinState, time_s, names) -> dict[str, np.ndarray]:
         """Host copies of the stored fields (collective across processes when the lattice spans several)."""
@@ -184,11 +193,34 @@ def _loading(thermo, table, state: TwinState, time_s, layout: _FrameLayout):
     return jnp.stack(out)
 
 
-def _frame(thermo, table, state: TwinState, time_s, initial_links, layout: _FrameLayout):
+def surface_depth_nm(geometry) -> np.ndarray | None:
+    """Distance of every site of the initial crystal(s) from the outside [nm] (0 outside; host, SciPy).
+
+    The Euclidean distance between site centres to the nearest site outside the crystal (the outermost layer
+    lies one spacing deep), with the anisotropic site spacing; per crystal for a powder. ``None`` for periodic
+    crystals, which have no surface.
+    """
+    if geometry.periodic:
+        return None
+    from scipy import ndimage
+
+    mask = geometry.mask
+    sampling = tuple(float(a) / 10.0 for a in geometry.spacing_A)
+
+    def one(m: np.ndarray) -> np.ndarray:
+        padded = np.pad(m, 1)
+        return ndimage.distance_transform_edt(padded, sampling=sampling)[1:-1, 1:-1, 1:-1].astype(np.float32)
+
+    if mask.ndim == 4:
+        return np.stack([one(m) for m in mask])
+    return one(mask)
+
+
+def _frame(thermo, table, state: TwinState, time_s, initial_links, depth_nm, layout: _FrameLayout):
     cond = conditions_at(replace(table, guests=layout.guests), time_s)
     loads = _loading(thermo, table, state, time_s, layout)
     summaries = frame_summaries(state.eta, state.links, loads, thermo.volume_A3.astype(jnp.float32), layout.spacing_A,
-                                initial_links, layout.periodic, layout.block, layout.batched)
+                                initial_links, layout.periodic, layout.block, layout.batched, depth_nm)
     return (cond.temperature_K, cond.partial_pressure_Pa, cond.relative_humidity), summaries
 
 
@@ -280,6 +312,7 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
     field_names = tuple(sc.outputs.fields)
     mat = prep.material
     initial_links = jnp.asarray(prep.geometry.links)
+    depth = None if prep.depth_nm is None else jnp.asarray(prep.depth_nm)
     lead = jax.process_index() == 0
 
     if resume:
@@ -333,7 +366,7 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
             while frame < prep.n_frames:
                 # the state is at frame `frame` (step frame * steps_per_frame): write it, then advance
                 time_s = frame * prep.steps_per_frame * prep.dt_s
-                _write_frame(writer, prep, state, time_s, field_names, initial_links)
+                _write_frame(writer, prep, state, time_s, field_names, initial_links, depth)
                 frame += 1
                 bar.update(1)
                 if frame >= prep.n_frames:
@@ -369,9 +402,9 @@ def _ckpt_meta(prep: Prepared, n_frames: int) -> dict[str, Any]:
 
 
 def _write_frame(writer: TrajectoryWriter, prep: Prepared, state: TwinState, time_s: float, field_names,
-                 initial_links) -> None:
+                 initial_links, depth=None) -> None:
     t = jnp.asarray(time_s, prep.engine.dtype)
-    (temperature, pressure, humidity), summ = jax.device_get(prep.frame(state, t, initial_links))
+    (temperature, pressure, humidity), summ = jax.device_get(prep.frame(state, t, initial_links, depth))
     fields = prep.fields(state, t, field_names) if writer.wants_fields() else None
     writer.append(
         time_s=float(time_s),
@@ -418,11 +451,14 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
     crystal = scenario.crystal
     # the schedule and stability limit from a tiny stand-in crystal (the limit does not depend on size)
     small = replace(scenario, crystal=replace(crystal, size_A=None, size_cells=(probe_edge,) * 3, distribution=None,
-                                              periodic=True, shape="cuboid"),
+                                              sizes_A=None, periodic=True, shape="cuboid"),
                     heterogeneity=scenario.heterogeneity)
     prep = Prepared(small)
     b = crystal.block
-    if crystal.distribution is not None:
+    if crystal.sizes_A is not None:
+        boxes = [size_in_sites(s, prep.cell_A, b) for s in crystal.sizes_A]
+        site_shape = (len(boxes), *(max(box[i] for box in boxes) for i in range(3)))
+    elif crystal.distribution is not None:
         d = crystal.distribution
         big = [d.median_A * a * math.exp(2.0 * d.width) for a in d.aspect]
         box = size_in_sites(big, prep.cell_A, b)
@@ -442,8 +478,9 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
     n_probe = 20
     compiled = eng.compile_chunk(state, n_probe)
     mem = compiled.memory_analysis()
+    depth = None if prep.depth_nm is None else jnp.asarray(prep.depth_nm)
     summ = _frame_jit.lower(prep.material.thermo, prep._table, state, jnp.asarray(0.0, eng.dtype), state.links,
-                            layout=prep.layout).compile().memory_analysis()
+                            depth, layout=prep.layout).compile().memory_analysis()
     per_site = step_per_site = frame_per_site = 0.0
     if mem is not None:
         chunk_bytes = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
@@ -479,7 +516,7 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
         "bytes_per_site": round(per_site, 2),
         "bytes_per_site_step": round(step_per_site, 2),
         "bytes_per_site_frame": round(frame_per_site, 2),
-        "memory_bytes": int(per_site * sites),
+        "memory_bytes": int(round(per_site, 2) * sites),  # from the rounded bytes_per_site it is shown with
         "dt_s": prep.dt_s,
         "dt_limit_s": prep.dt_limit_s,
         "dt_limit": prep.dt_reason,

@@ -8,6 +8,19 @@ same-phase links with pointer jumping (label ← label[label]) after each sweep,
 in its label-propagation form); a test compares it with ``scipy.ndimage.label``.
 
 Domain sizes are histogrammed in powers of two: bin k counts domains of 2ᵏ … 2ᵏ⁺¹ − 1 sites.
+
+Where a transition nucleates. Every site falls in one class: *surface* (at least one exposed face: the
+crystal surface, a void or a crack), *defect* (defective, not at a surface) or *bulk* (neither).
+``class_open_fraction`` is the open fraction of each class and ``class_site_fraction`` the share of the
+crystal's sites in it; a transition that starts at the surface shows the surface class switching frames
+before the bulk (:func:`twin.analysis.nucleation_sites` turns the series into the share of newly switched
+sites per class). ``phase_depth_mean_nm`` is the mean distance of the sites of each phase from the initial
+crystal surface (small for the minority phase of a surface-nucleated transition).
+
+Defects. ``defect_fraction`` is the share of crystal sites carrying the defect bit (initial defects plus
+those created by hydrolysis) and ``defect_density_per_nm3`` the same per volume, defect_fraction / V_site
+with V_site the site-cell volume a_x a_y a_z of the lattice (a defective block of b³ cells counts as b³
+defective cells).
 """
 
 from __future__ import annotations
@@ -82,6 +95,17 @@ def summary_specs(phases: tuple[str, ...], guests: tuple[str, ...], n_crystals: 
         "interface_area_nm2": SummarySpec((), "float64", "nm2", "area of phase boundaries inside the crystal(s)"),
         "broken_links": SummarySpec((), "int64", "1", "links broken by fragmentation"),
         "volume_mean_A3": SummarySpec((), "float64", "A3", "mean site-cell volume V_c + (V_o - V_c) h(eta)"),
+        "defect_fraction": SummarySpec((), "float64", "1", "fraction of crystal sites with a defect (initial + hydrolysis)"),
+        "defect_density_per_nm3": SummarySpec((), "float64", "1/nm3",
+                                              "defects per volume: defect_fraction / site-cell volume"),
+        "class_site_fraction": SummarySpec((3,), "float64", "1",
+                                           "share of crystal sites that are surface (an exposed face), defect "
+                                           "(not surface) and bulk sites"),
+        "class_open_fraction": SummarySpec((3,), "float64", "1",
+                                           "open-phase fraction of the surface, defect and bulk sites (NaN if none)"),
+        "phase_depth_mean_nm": SummarySpec((p,), "float64", "nm",
+                                           "mean distance of the sites of each phase from the initial crystal "
+                                           "surface (NaN where a phase is absent)"),
     }
     if n_crystals is not None:
         specs["crystal_phase_fraction"] = SummarySpec((n_crystals, p), "float64", "1", "phase fractions of each crystal")
@@ -89,7 +113,7 @@ def summary_specs(phases: tuple[str, ...], guests: tuple[str, ...], n_crystals: 
 
 
 def frame_summaries(eta, links, loading_per_guest, volume_A3, spacing_A, initial_links, periodic: bool,
-                    block: int, batched: bool) -> dict[str, jax.Array]:
+                    block: int, batched: bool, depth_nm=None) -> dict[str, jax.Array]:
     """Summaries of one state (jit-able; returns small arrays the host writes per frame).
 
     Args:
@@ -98,6 +122,8 @@ def frame_summaries(eta, links, loading_per_guest, volume_A3, spacing_A, initial
         volume_A3: site-cell volume of each phase, (n_phases,).
         spacing_A: site spacing (x, y, z) [Å]. initial_links: links at t = 0 (to count broken links).
         block: coarse-graining factor (domain sizes are reported in site cells: sites × b³).
+        depth_nm: distance of every site from the initial crystal surface [nm] (same shape as ``eta``), or
+            ``None`` (then ``phase_depth_mean_nm`` is NaN).
     """
     f32 = jnp.float32
     inside = model.inside(links, f32)
@@ -142,7 +168,27 @@ def frame_summaries(eta, links, loading_per_guest, volume_A3, spacing_A, initial
         broken = broken + jnp.sum((model.link_bit(initial_links, k, jnp.int32) - model.link_bit(links, k, jnp.int32)))
     h = model.smoothstep(jnp.clip(eta, 0.0, 1.0))
     vol = jnp.sum(inside * (volume_A3[0] + (volume_A3[-1] - volume_A3[0]) * h)) / n_in
+    defective = model.defect(links, f32) * inside
+    defect_fraction = jnp.sum(defective) / n_in
+    site_nm3 = float(np.prod(spacing_A)) / float(block) ** 3 / 1000.0
+    surface = (model.exposed_faces(links, f32) > 0).astype(f32) * inside
+    defect_only = defective * (1.0 - surface)
+    classes = (surface, defect_only, inside - surface - defect_only)
+    class_sites = jnp.stack([jnp.sum(c) for c in classes])
+    class_open = jnp.stack([jnp.sum(c * open_) for c in classes])
+    depths = []
+    for w in (closed, open_):
+        cnt = jnp.sum(w)
+        if depth_nm is None:
+            depths.append(jnp.asarray(jnp.nan, f32))
+        else:
+            depths.append(jnp.where(cnt > 0, jnp.sum(w * depth_nm) / jnp.maximum(cnt, 1.0), jnp.nan))
     out = {
+        "defect_fraction": defect_fraction,
+        "defect_density_per_nm3": defect_fraction / site_nm3,
+        "class_site_fraction": class_sites / n_in,
+        "class_open_fraction": jnp.where(class_sites > 0, class_open / jnp.maximum(class_sites, 1.0), jnp.nan),
+        "phase_depth_mean_nm": jnp.stack(depths),
         "phase_fraction": jnp.stack(fractions),
         "eta_mean": jnp.stack(means),
         "eta_std": jnp.stack(stds),

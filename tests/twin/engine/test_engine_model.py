@@ -89,3 +89,43 @@ def test_langmuir_inverse_is_exact():
     n, _ = model.loading_from_log_fugacity(log_f, eta, n_max, log_k)
     back = model.log_fugacity_from_loading(n, eta, n_max, log_k)
     np.testing.assert_allclose(np.asarray(back), 11.0, atol=2e-4)
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_coherency_and_face_weights_enter_force_and_free_energy_alike(periodic):
+    """−∂F/∂η with the coherency term B/2 Σ(η − η̄)² and anisotropic face weights equals the fused force."""
+    rng = np.random.default_rng(4)
+    n = (6, 5, 4)
+    geo = geometry(n, "sphere" if not periodic else "cuboid", periodic, rng.random(n) < 0.1)
+    links = jnp.asarray(geo.links)
+    eta = jnp.asarray(rng.uniform(-0.2, 1.2, n))
+    weight = jnp.asarray([0.5, 1.0, 1.5], jnp.float32)
+    oc, oo = model.site_potentials(jnp.float32(0.3), jnp.float32(-1.1), links, jnp.asarray([0.7, 0.1], jnp.float32),
+                                   jnp.asarray([1.5, -0.5], jnp.float32), 1.0, weight)
+    w, b = jnp.float32(9.0), jnp.float32(40.0)
+    coupling = jnp.asarray([3.0, 1.0, 2.0], jnp.float32)
+    grad = jax.grad(model.free_energy)(eta, links, oc, oo, w, coupling, periodic, b)
+    force = model.eta_force(eta, links, oc, oo, w, coupling, periodic, coherency=b)
+    scale = float(jnp.max(jnp.abs(force)))
+    np.testing.assert_allclose(np.asarray(force), -np.asarray(grad), atol=3e-6 * scale)
+    # the face weights: a face normal to z of this site counts 1.5 γ, one normal to x 0.5 γ
+    ex, ey, ez = (np.asarray(e) for e in model.exposed_faces_per_axis(links, jnp.float32))
+    np.testing.assert_allclose(ex + ey + ez, np.asarray(model.exposed_faces(links, jnp.float32)))
+    term = np.asarray(model.surface_term(links, jnp.float32(2.0), weight, jnp.float32))
+    np.testing.assert_allclose(term, 2.0 * (0.5 * ex + 1.0 * ey + 1.5 * ez), rtol=1e-6)
+
+
+def test_site_landscape_is_the_thermo_well_inside_and_confines_outside():
+    eta = jnp.linspace(0.0, 1.0, 41, dtype=jnp.float32)
+    for d_omega in (-30.0, -1.0, 2.5, 30.0):
+        np.testing.assert_allclose(np.asarray(model.site_landscape(eta, 0.0, d_omega, 6.0)),
+                                   np.asarray(host_landscape(eta, 0.0, d_omega, 6.0)), rtol=1e-6, atol=1e-5)
+    # far beyond the spinodal (ΔΩ ≫ W) a site pushed past an end state is pulled back, not run away
+    outside = jnp.asarray([-0.4, -0.1, 1.1, 1.4], jnp.float32)
+    slope = np.asarray(model.landscape_derivative(outside, 0.0, jnp.float32(30.0), jnp.float32(6.0)))
+    assert slope[0] < 0 and slope[1] < 0 and slope[2] > 0 and slope[3] > 0
+    slope = np.asarray(model.landscape_derivative(outside, 0.0, jnp.float32(-30.0), jnp.float32(6.0)))
+    assert slope[0] < 0 and slope[1] < 0 and slope[2] > 0 and slope[3] > 0
+    grad = jax.vmap(jax.grad(lambda e: model.site_landscape(e, 0.0, jnp.float32(3.0), jnp.float32(6.0))))(outside)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(model.landscape_derivative(outside, 0.0, 3.0, 6.0)),
+                               rtol=1e-5, atol=1e-5)
