@@ -16,12 +16,18 @@ from twin.fit.recovery import recovery_study
 
 
 def test_reduced_recovery_study_covers_the_truth():
-    """Six seeded trials (the full study, ≥ 20 trials, is the slow test below): surrogate isotherm of a known
-    powder + Gaussian noise + an XRD coherent size, fitted; the truth inside the 90 % intervals."""
-    r = recovery_study(n_trials=6, n_steps=400, burn=150, n_walkers=16, seed=1)
+    """Sixteen seeded trials (the full study, ≥ 20 trials, is the slow test below): surrogate isotherm of a known
+    powder + Gaussian noise + an XRD coherent size, fitted; the truth inside the 90 % intervals.
+
+    The three parameters lie on one correlated ridge, so a noise draw that moves one interval off the truth
+    moves all three: the trials, not the 48 intervals, are the independent events. With 16 trials at a nominal
+    90 %, fewer than 11 covering has probability 0.3 %; a fit whose intervals cover 60 % (50 %) of the time
+    fails it with probability 67 % (90 %). XLA's float rounding differs between CPUs, so the draws are not the same on every
+    machine: the bound must hold for any seed, not for one."""
+    r = recovery_study(n_trials=16, n_steps=400, burn=150, n_walkers=16, seed=1)
     inside = np.asarray(r["inside"])
-    assert inside.shape == (6, 3)
-    assert inside.mean() >= 0.75  # 18 intervals at a nominal 90 %: P(< 14 inside) ≈ 4 %
+    assert inside.shape == (16, 3)
+    assert inside.mean() >= 0.65, inside.astype(int).tolist()
 
 
 @pytest.mark.slow
