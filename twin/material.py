@@ -14,6 +14,7 @@ The ``[mesoscale]`` table belongs to the engine (``twin/engine``) and is passed 
 from __future__ import annotations
 
 import math
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,18 +166,68 @@ def load_material(name_or_path: str | Path) -> Material:
         message names the file and key).
     """
     path = _resolve(name_or_path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise MaterialError(f"{path.name}: not valid TOML ({error})") from None
+    raw, digest = _read_extended(path, ())
     file = path.name
     try:
-        return _build(raw, path)
+        return _build(raw, path, digest)
     except KeyError as error:
         raise MaterialError(f"{file}: missing key {error.args[0]!r}") from None
 
 
-def _build(raw: dict[str, Any], path: Path) -> Material:
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise MaterialError(f"{path.name}: not valid TOML ({error})") from None
+
+
+def _read_extended(path: Path, chain: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """The parsed file with its ``extends`` base merged under it, and the provenance hash.
+
+    ``extends = "mil53-al"`` (a material name, or a ``.toml`` path relative to this file) takes every table
+    of the base and lets this file replace what it names: tables merge key by key, down to single numbers;
+    any other value (a number entry ``{ value, unit, ... }``, an array such as ``[[phases]]``) replaces the
+    base's whole. A variant then states only what differs, and a refit of the base reaches its variants. The
+    hash is the SHA-256 of this file's and the bases' hashes, so provenance changes when any of them does.
+    """
+    if path.name in chain:
+        raise MaterialError(f"{path.name}: extends: the chain {' -> '.join(chain + (path.name,))} is circular")
+    raw = _read_toml(path)
+    base_name = raw.pop("extends", None)
+    digest = file_sha256(path)
+    if base_name is None:
+        return raw, digest
+    if not isinstance(base_name, str) or not base_name:
+        raise MaterialError(f"{path.name}: extends: expected a material name such as \"mil53-al\", got {base_name!r}")
+    base_path = (path.parent / base_name) if base_name.endswith(".toml") else None
+    try:
+        base_path = _resolve(base_path if base_path is not None else base_name)
+    except MaterialError as error:
+        raise MaterialError(f"{path.name}: extends: {error}") from None
+    base, base_digest = _read_extended(base_path, chain + (path.name,))
+    merged = _merge(base, raw)
+    if "name" not in raw:  # a variant is named after its own file, not its base
+        del merged["name"]
+    return merged, hashlib.sha256(f"{digest}:{base_digest}".encode()).hexdigest()
+
+
+def _is_number_entry(value: Any) -> bool:
+    return isinstance(value, dict) and "value" in value
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: tables merged recursively, number entries and arrays replaced whole."""
+    out = dict(base)
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and not _is_number_entry(value):
+            out[key] = _merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _build(raw: dict[str, Any], path: Path, digest: str) -> Material:
     file = path.name
     sources = raw.get("sources", {})
     if not isinstance(sources, dict) or not sources:
@@ -282,7 +333,7 @@ def _build(raw: dict[str, Any], path: Path) -> Material:
         name=raw.get("name", path.stem),
         title=raw.get("title", path.stem),
         path=path,
-        sha256=file_sha256(path),
+        sha256=digest,
         raw=raw,
         phases=tuple(phases),
         thermo=params,

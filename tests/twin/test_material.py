@@ -82,3 +82,32 @@ def test_surface_term_units_are_checked(tmp_path):
     path.write_text(src.replace('value = -0.92, unit = "J/m2"', 'value = -0.92, unit = "kJ/mol"'), encoding="utf-8")
     with pytest.raises(MaterialError, match=r"thermo.surface_energy_difference: expected a area energy such as \"0.05 J/m2\", got \"-0.92 kJ/mol\""):
         load_material(path)
+
+
+def test_a_variant_extends_its_base_and_replaces_only_what_it_names(tmp_path):
+    base = load_material("mil53-al")
+    variant = load_material("mil53-al-fragmenting")
+    assert variant.name == "mil53-al-fragmenting" and variant.phases == base.phases
+    assert variant.raw["mesoscale"]["cohesion"]["value"] == 3.2 and base.raw["mesoscale"]["cohesion"]["value"] == "inf"
+    assert variant.raw["mesoscale"]["coupling_a"] == base.raw["mesoscale"]["coupling_a"]  # merged key by key
+    assert variant.raw["guests"] == base.raw["guests"] and variant.sha256 != base.sha256
+
+    local = tmp_path / "hot.toml"  # a base by path, one number replaced inside a nested table
+    local.write_text('extends = "mil53-al"\n[guests.CO2.lp]\n'
+                     'enthalpy = { value = -30.0, unit = "kJ/mol", source = "estimate" }\n', encoding="utf-8")
+    hot = load_material(local)
+    assert hot.name == "hot" and hot.raw["guests"]["CO2"]["lp"]["enthalpy"]["value"] == -30.0
+    assert hot.raw["guests"]["CO2"]["lp"]["n_max"] == base.raw["guests"]["CO2"]["lp"]["n_max"]
+
+
+def test_bad_extends_is_an_error(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n', encoding="utf-8")
+    with pytest.raises(MaterialError, match=r"extends: the chain a.toml -> b.toml -> a.toml is circular"):
+        load_material(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('extends = "nope"\n', encoding="utf-8")
+    with pytest.raises(MaterialError, match=r"c.toml: extends: unknown material 'nope'"):
+        load_material(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text("extends = 3\n", encoding="utf-8")
+    with pytest.raises(MaterialError, match=r"d.toml: extends: expected a material name"):
+        load_material(tmp_path / "d.toml")

@@ -6,6 +6,7 @@ import argparse
 
 from twin.commands._common import print_json
 from twin.datasets import load_material_toml, material_names, material_path
+from twin.material import load_material
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,12 +26,15 @@ def _handle(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"materials": [{"name": n, "title": load_material_toml(n).get("title", n)} for n in names]})
         else:
+            width = max(len(n) for n in names)
             for name in names:
-                print(f"{name:16s} {load_material_toml(name).get('title', '')}")
+                print(f"{name:{width}s}  {load_material_toml(name).get('title', '')}")
         return 0
     path = material_path(args.name)
-    if args.json:
-        print_json(load_material_toml(args.name))
+    if args.json:  # a variant (``extends``) as the merged parameter set, naming its base
+        own = load_material_toml(args.name)
+        merged = load_material(args.name).raw
+        print_json({"extends": own["extends"], **merged} if "extends" in own else merged)
     else:
         print(path.read_text(encoding="utf-8"), end="")
     return 0
