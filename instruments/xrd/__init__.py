@@ -1,4 +1,5 @@
-"""Powder X-ray diffraction forward model: reflections, profiles, microstructure, series, Debye equation.
+"""Powder X-ray diffraction forward model: reflections, profiles, microstructure, series, Debye equation,
+total scattering F(Q) with finite structural coherence.
 
 Public names are re-exported here; see ``docs/xrd.md`` for the physics and conventions.
 """
@@ -38,6 +39,15 @@ from instruments.xrd.reflections import (
     march_dollase,
     structure_factor_sq,
 )
+from instruments.xrd.total_scattering import (
+    DebyeKernel,
+    PairHistograms,
+    bulk_pair_histograms,
+    debye_interference,
+    debye_kernel,
+    enveloped_interference,
+    sphere_envelope,
+)
 from instruments.xrd.structure import (
     MAX_HKL,
     PhaseStructure,
@@ -51,6 +61,13 @@ from instruments.xrd.structure import (
 
 __all__ = [
     "CU_KA1_A",
+    "DebyeKernel",
+    "PairHistograms",
+    "bulk_pair_histograms",
+    "debye_interference",
+    "debye_kernel",
+    "enveloped_interference",
+    "sphere_envelope",
     "CU_KA2_A",
     "FORM_FACTOR_TABLES",
     "Instrument",

@@ -1,9 +1,11 @@
 """``twin fit FIT.toml -o OUT`` and ``twin fit --isotherm FILE --material M --guest G --temperature T -o OUT``.
 
-Two techniques: a measured isotherm with both branches, fitted through the powder surrogate of
+Three techniques: a measured isotherm with both branches, fitted through the powder surrogate of
 :mod:`twin.fit.surrogate` (host, adsorption, crystal-size distribution and defect parameters), and an in situ
 XRD series (``technique = "xrd-series"`` in the fit file), refined frame by frame and summarised as switching
-pressures, hysteresis and coherent-domain sizes (:mod:`twin.fit.xrd_series`). Both write
+pressures, hysteresis and coherent-domain sizes (:mod:`twin.fit.xrd_series`), and an X-ray total-scattering
+series F(Q, T) (``technique = "total-scattering"``), fitted frame by frame for the crystalline fraction and
+coherence diameter (:mod:`twin.fit.total_scattering`; also ``fit_series.csv``). All write
 ``OUT/fit_result.json`` (values, stderr, 90 % intervals, figures of merit, correlations, convergence,
 provenance, predictive check) and a figure. See ``docs/fit.md``.
 """
@@ -64,6 +66,17 @@ def _handle(args: argparse.Namespace) -> int:
         from twin.fit.config import load_fit_config
 
         cfg = load_fit_config(args.fit_file)
+        if cfg.technique == "total-scattering":
+            from twin.fit.total_scattering import run_total_scattering_fit
+
+            o = cfg.options
+            result = run_total_scattering_fit(
+                o["measurements"], o["structure"], args.output, temperature_pattern=o["temperature_pattern"],
+                temperature_unit=o["temperature_unit"], q_range_inv_ang=o["q_range_inv_ang"], r_max_A=o["r_max_A"],
+                local_radius_A=o["local_radius_A"], form_factor_table=o["form_factor_table"],
+                normalisation=o["normalisation"], n_background=o["n_background"], fixed=o["fixed"],
+                start=o["start"], bounds=o["bounds"], source_text=cfg.text)
+            return _print_series(result) if not args.json else _print(result, True)
         (path, y_column), = cfg.measurements
         if cfg.technique == "xrd-series":
             from twin.fit.workflow import run_xrd_series_fit
@@ -76,10 +89,14 @@ def _handle(args: argparse.Namespace) -> int:
                                       seed=cfg.seed, n_steps=cfg.n_steps, burn=cfg.n_steps // 3, source_text=cfg.text)
     else:
         raise FitError("expected a fit file (twin fit FIT.toml -o OUT) or --isotherm FILE with --material, --guest, --temperature")
+    return _print(result, args.json)
+
+
+def _print(result: dict, as_json: bool) -> int:
     summary = {"fit_result": result["path"],
                "parameters": {k: [v["value"], v["interval_90"]] for k, v in result["parameters"].items()},
                "chi2_reduced": result["figures_of_merit"]["chi2_reduced"], "warnings": result["warnings"]}
-    if args.json:
+    if as_json:
         print_json(summary)
     else:
         for name, entry in result["parameters"].items():
@@ -88,4 +105,20 @@ def _handle(args: argparse.Namespace) -> int:
         for warning in result["warnings"]:
             print(f"warning: {warning}")
         print(f"wrote {result['path']}")
+    return 0
+
+
+def _print_series(result: dict) -> int:
+    """One line per frame of a total-scattering fit (the full table is in fit_result.json / fit_series.csv)."""
+    series = result["series"]
+    v, e = series["values"], series["esd"]
+    print(f"{'T (°C)':>8s}  {'c':>14s}  {'D_cryst (nm)':>16s}  {'D_amorph (nm)':>15s}  {'Rwp':>7s}  {'chi2_nu':>8s}")
+    for i, t in enumerate(series["temperature_C"]):
+        d_c = f"{v['coherent_size_nm'][i]:.2f} ± {e['coherent_size_nm'][i]:.2g}"
+        print(f"{t:8.0f}  {v['crystalline_fraction'][i]:6.3f} ± {e['crystalline_fraction'][i]:5.3f}  {d_c:>16s}  "
+              f"{v['amorphous_size_nm'][i]:6.3f} ± {e['amorphous_size_nm'][i]:5.3f}  {series['Rwp'][i]:7.4f}  "
+              f"{series['chi2_reduced'][i]:8.2f}")
+    if result["warnings"]:
+        print(f"{len(result['warnings'])} warnings (in fit_result.json), e.g.: {result['warnings'][0]}")
+    print(f"wrote {result['path']}")
     return 0

@@ -6,6 +6,12 @@ See ``docs/fit.md``. Public names are re-exported here.
 from twin.fit.lm import LMResult, levenberg_marquardt
 from twin.fit.pattern import PatternFit, RefinementSetup, make_refinement, poisson_sigma, refine_pattern, refine_series
 from twin.fit.stats import FitStatistics, correlation_matrix, fit_statistics, identifiability
+from twin.fit.total_scattering import (
+    fit_total_scattering_series,
+    load_total_scattering_series,
+    make_total_scattering_setup,
+    run_total_scattering_fit,
+)
 
 __all__ = [
     "LMResult",
@@ -20,4 +26,8 @@ __all__ = [
     "refine_pattern",
     "refine_series",
     "poisson_sigma",
+    "load_total_scattering_series",
+    "make_total_scattering_setup",
+    "fit_total_scattering_series",
+    "run_total_scattering_fit",
 ]

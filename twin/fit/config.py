@@ -37,6 +37,25 @@ An in situ XRD series (``technique = "xrd-series"``, :mod:`twin.fit.xrd_series`)
     switching_pressure_adsorption = "5.2 bar"
     coherent_size_np = "46 nm"
 
+An X-ray total-scattering series F(Q, T) (``technique = "total-scattering"``, :mod:`twin.fit.total_scattering`)::
+
+    [fit]
+    technique = "total-scattering"
+    structure = "zif4_park2006.cif"   # relative to the fit file, or a file of datasets/structures
+    q_range = [1.6, 22.0]             # fitted Q range (1/Å)
+    r_max = "60 A"                    # pair histogram (largest coherence diameter r_max − r₀)
+    normalisation = "<f>^2"           # of the measured F(Q): "<f>^2" (Faber–Ziman) or "<f^2>"
+    temperature_from_name = '_(?P<T>[-+]?[0-9.]+)$'   # on the file stem (default: number after the last "_")
+    temperature_unit = "degC"
+
+    [[measurements]]
+    path = "fq"                       # a folder, a glob ("fq/*.int01") or one file
+    # temperature = "31 degC"         # for one file whose name carries no temperature
+
+    [parameters.amorphous_size_nm]    # optional: start, bounds, or fixed (numbers in the unit of the name)
+    value = 1.0
+    fixed = true
+
 Validated with :class:`twin._toml_schema.Table`; every message names the file and key path, e.g.
 ``fit.toml: parameters.size_median_nm.bounds: lower bound 500 nm is above upper 100 nm``.
 """
@@ -49,7 +68,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twin._toml_schema import Table
+import numpy as np
+
+from twin._toml_schema import Table, did_you_mean
 from twin.errors import FitError
 from twin.fit.isotherm import PARAMETERS, FreeParameter
 
@@ -81,6 +102,7 @@ class FitConfig:
     text: str
     instrument: Path | None = None
     truth: dict[str, float] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def _value(table: Table, key: str, name: str, raw: Any = None) -> float:
@@ -140,12 +162,101 @@ def _parse_xrd_series(root: Table, fit: Table, material: str, source: str, base_
                      instrument=instrument, truth=truth)
 
 
+def _parse_total_scattering(root: Table, fit: Table, source: str, base_dir: Path, text: str) -> FitConfig:
+    from twin.datasets import dataset_path
+    from twin.fit.total_scattering import DEFAULT_BOUNDS, DEFAULT_TEMPERATURE_PATTERN, PARAMETER_NAMES
+
+    rel = fit.string("structure")
+    structure = (base_dir / rel) if not Path(rel).is_absolute() else Path(rel)
+    if not structure.is_file():
+        shipped = dataset_path("structures", rel)
+        if not shipped.is_file():
+            raise fit.fail("structure", f"structure file {rel!r} not found (relative to the fit file's folder, "
+                                        "or in datasets/structures)")
+        structure = shipped
+    options: dict[str, Any] = {"structure": structure}
+    q_range = fit.raw("q_range", [1.6, 22.0])
+    if (not isinstance(q_range, list) or len(q_range) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in q_range)
+            or not 0.0 < q_range[0] < q_range[1]):
+        raise fit.fail("q_range", f"expected [Q_min, Q_max] in 1/Å with 0 < Q_min < Q_max, got {q_range!r}")
+    options["q_range_inv_ang"] = (float(q_range[0]), float(q_range[1]))
+    options["r_max_A"] = fit.quantity("r_max", "length", 60.0, check=lambda v: 10.0 <= v <= 200.0,
+                                      expected="a length between 10 and 200 Å")
+    options["local_radius_A"] = fit.quantity("local_radius", "length", 3.6, check=lambda v: 0.0 <= v < 10.0,
+                                             expected="a length between 0 and 10 Å")
+    options["normalisation"] = fit.string("normalisation", "<f>^2", choices=("<f>^2", "<f^2>"))
+    options["form_factor_table"] = fit.string("form_factors", "pymatgen", choices=("pymatgen", "cromer_mann"))
+    options["n_background"] = fit.integer("background_terms", 3, minimum=0)
+    pattern = fit.string("temperature_from_name", DEFAULT_TEMPERATURE_PATTERN)
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise fit.fail("temperature_from_name", f"not a regular expression ({error})") from None
+    if compiled.groups < 1:
+        raise fit.fail("temperature_from_name", "expected a regular expression with a group (named T) for the number")
+    options["temperature_pattern"] = pattern
+    options["temperature_unit"] = fit.string("temperature_unit", "degC", choices=("degC", "K"))
+    seed = fit.integer("seed", 0, minimum=0)
+    fit.finish()
+    root.expect_keys(("fit", "measurements", "parameters"))
+    measurements = []
+    for m in root.tables("measurements", required=True):
+        path = _path(m, "path", base_dir, "measurement", folder_ok=True) if not any(
+            ch in m.string("path") for ch in "*?[") else base_dir / m.string("path")
+        temperature = None
+        if m.has("temperature"):
+            if not path.is_file():
+                raise m.fail("temperature", "a temperature belongs to one file, but path is a folder or a glob")
+            temperature = m.quantity("temperature", "temperature", check=lambda t: t > 0,
+                                     expected="a positive temperature")
+        m.finish()
+        measurements.append((path, temperature))
+    options["measurements"] = measurements
+    fixed: dict[str, float] = {}
+    start: dict[str, float] = {}
+    bounds: dict[str, tuple[float, float]] = {}
+    names = PARAMETER_NAMES + tuple(f"background_{k}" for k in range(options["n_background"]))
+    params = root.table("parameters")
+    if params is not None:
+        params.expect_keys(names)
+        for name in params.data:
+            entry = params.table(name, required=True)
+            entry.expect_keys(("value", "bounds", "fixed"))
+            if entry.has("value"):
+                start[name] = entry.number("value")
+            if entry.boolean("fixed", False):
+                if name not in start:
+                    raise entry.fail("fixed", "a fixed parameter needs a value")
+                fixed[name] = start.pop(name)
+            if entry.has("bounds"):
+                b = entry.raw("bounds")
+                if (not isinstance(b, list) or len(b) != 2
+                        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)):
+                    raise entry.fail("bounds", f"expected [lower, upper], got {b!r}")
+                if not b[0] < b[1]:
+                    raise entry.fail("bounds", f"lower bound {b[0]:g} is above upper {b[1]:g}")
+                bounds[name] = (float(b[0]), float(b[1]))
+            lo, hi = bounds.get(name, DEFAULT_BOUNDS.get(name, (-np.inf, np.inf)))
+            if name in start and not lo <= start[name] <= hi:
+                raise entry.fail("value", f"start {start[name]:g} lies outside the bounds {lo:g}..{hi:g}")
+            entry.finish()
+    options.update({"fixed": fixed, "start": start, "bounds": bounds})
+    return FitConfig("total-scattering", "", None, None, tuple((p, None) for p, _ in measurements), (), {}, None,
+                     seed, 0, source, text, options=options)
+
+
 def parse_fit_config(data: dict[str, Any], source: str, base_dir: Path, text: str = "") -> FitConfig:
     """Validate a parsed fit file (FitError naming ``source`` and the key path)."""
     root = Table(data, "", source, FitError)
     root.expect_keys(("fit", "measurements", "sample", "parameters", "coherent_size", "truth"))
     fit = root.table("fit", required=True)
-    technique = fit.string("technique", choices=("isotherm", "xrd-series"))
+    technique = fit.string("technique")
+    if technique == "total-scattering":
+        return _parse_total_scattering(root, fit, source, base_dir, text)
+    if technique not in ("isotherm", "xrd-series"):
+        hint = did_you_mean(technique, ("isotherm", "xrd-series", "total-scattering"))
+        raise fit.fail("technique", f"expected one of isotherm, xrd-series, total-scattering, got {technique!r}{hint}")
     material = fit.string("material")
     if technique == "xrd-series":
         return _parse_xrd_series(root, fit, material, source, base_dir, text)
