@@ -119,10 +119,13 @@ def bench_per_pattern(cfg, structure, phase):
 
 
 DEBYE_Q = (1.0, 10.0, 0.01)  # Q min, max (exclusive), step [Å⁻¹]: the same grid on both sides
-#: Our histogram bin widths δ [Å]: 0.01 is the cheap setting (I(Q) off by ~1.5 % of the peak), 1e-4 the closer one
-#: (~1.5e-4 of the peak; pointwise, between Bragg peaks, still 3–87 % at 10³–10⁵ atoms). See benchmarks/README.md "XRD".
-DEBYE_BIN_WIDTHS_A = (0.01,)  # Å: linear (two-node) assignment; error ≤ (Qδ)²/8 per term
-_SUM_CHUNK_ELEMENTS = 2**24  # Q-points × bins per Debye-sum call: bounds the (n_q, n_bins) sinc table to 64 MiB
+#: Our histogram bin widths δ [Å] (linear two-node assignment, error ≤ (Qδ)²/8 per term): at δ = 0.005 Å I(Q) agrees
+#: with debyecalculator to ~2e-5 of the peak at 10³–10⁵ atoms, at 0.01 Å to ~9e-5 (benchmarks/README.md "XRD").
+DEBYE_BIN_WIDTHS_A = (0.005,)
+#: debyecalculator as run here: its defaults but for the Q grid and biso (see bench_debye)
+DEBYE_PEER_SETTINGS = ("DebyeCalculator(qmin, qmax, qstep, device='cpu', biso=0.0): pair_sum='grid' (cubic spreading "
+                       "onto a 2^-7 Å grid for qmax = 10 in float32), batch_size=None (3e6 pairs per batch, shared "
+                       "by the threads), float32, torch intra-op threads")
 
 
 def _cubic_cluster(n_atoms):
@@ -130,24 +133,6 @@ def _cubic_cluster(n_atoms):
     side = round(n_atoms ** (1 / 3))
     grid = np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)
     return (grid * 2.55).astype(np.float32)
-
-
-def _chunked_debye_sum(hist, width, ff, counts, q, n_bins):
-    """``debye_intensity_histogram`` over Q in fixed-size chunks (one compiled shape), concatenated."""
-    n_q = q.shape[0]
-    chunk = max(1, min(n_q, _SUM_CHUNK_ELEMENTS // n_bins))
-    n_chunks = -(-n_q // chunk)
-    pad = n_chunks * chunk - n_q
-    q_pad = jnp.concatenate([q, jnp.full((pad,), q[-1], q.dtype)])
-    ff_pad = jnp.concatenate([ff, jnp.repeat(ff[:, -1:], pad, axis=1)], axis=1)
-    parts = [(ff_pad[:, i * chunk:(i + 1) * chunk], q_pad[i * chunk:(i + 1) * chunk]) for i in range(n_chunks)]
-
-    def run(first_only=False):
-        h = hist()  # once; then every Q chunk sums over it
-        out = [debye_intensity_histogram(h, width, f, counts, qc) for f, qc in parts[:1 if first_only else None]]
-        return jnp.concatenate(out)[:n_q]
-
-    return run, n_chunks
 
 
 def bench_debye(cfg, atoms=None, widths=DEBYE_BIN_WIDTHS_A, repeats_override=None):
@@ -184,49 +169,60 @@ def bench_debye(cfg, atoms=None, widths=DEBYE_BIN_WIDTHS_A, repeats_override=Non
     for n_atoms in atoms or cfg["debye_atoms"]:
         pos = _cubic_cluster(n_atoms)
         n = len(pos)
-        repeats = (repeats_override or cfg["repeats"]) if n <= 30000 else 1  # 10⁵ atoms: minutes per call here
+        repeats = (repeats_override or cfg["repeats"]) if n <= 30000 else 1  # 10⁵ atoms: ~1 min per peer call here
         p, s = jnp.asarray(pos), jnp.zeros(n, jnp.int32)
         counts = jnp.asarray([float(n)], jnp.float32)
         row = {"n_atoms": n, "pairs": n * n, "q_points": int(q.shape[0]), "form_factors": form_factors,
                "repeats": repeats}
-        # Setup, off the clock: compile our histogram (ahead of time) and the Debye-sum chunk for each width
+        # Setup, off the clock: compile our histogram and Debye sum (ahead of time) for each width
         ours = []
         for width in widths:
             n_bins = int(np.ceil(np.ptp(pos, axis=0).max() * np.sqrt(3) / width)) + 2
+            w = jnp.asarray(width, jnp.float32)
             t0 = time.perf_counter()
-            hist_c = pair_distance_histogram.lower(p, s, 1, n_bins, width).compile()
-            h0 = jnp.zeros((1, 1, n_bins), jnp.float32)
-            first_chunk, _ = _chunked_debye_sum(lambda h0=h0: h0, width, ff, counts, q, n_bins)
-            jax.block_until_ready(first_chunk(first_only=True))
-            fn, n_chunks = _chunked_debye_sum(lambda hist_c=hist_c, width=width: hist_c(p, s, width),
-                                              width, ff, counts, q, n_bins)
-            ours.append(({"bin_width_A": width, "n_bins": n_bins, "q_chunks": n_chunks,
-                          "compile_s": time.perf_counter() - t0}, fn))
+            hist_c = pair_distance_histogram.lower(p, s, 1, n_bins, w).compile()
+            sum_c = debye_intensity_histogram.lower(jnp.zeros((1, 1, n_bins), jnp.float32), w, ff, counts, q).compile()
+
+            def fn(hist_c=hist_c, sum_c=sum_c, w=w):
+                return sum_c(hist_c(p, s, w), w, ff, counts, q)
+
+            ours.append(({"bin_width_A": width, "n_bins": n_bins, "compile_s": time.perf_counter() - t0}, fn))
         src = (["Cu"] * n, pos.astype(np.float64))
         # Timed calls interleaved (peer, then ours at each width, per repeat) so both see the same load
+        # CPU seconds of the process (all threads) beside wall time: under other jobs' load the wall ratio depends
+        # on how many cores each side gets, the CPU ratio much less
         t_peer, t_ours, i_peer, i_ours = [], [[] for _ in ours], None, [None] * len(ours)
+        c_peer, c_ours = [], [[] for _ in ours]
         for _ in range(repeats):
             if peer:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
+                    c0 = time.process_time()
                     t, _, result = _timed(lambda: calc.iq(src), 1)
+                    c_peer.append(time.process_time() - c0)
                 t_peer.append(t)
                 i_peer = np.asarray(result.i, np.float64)
             for k, (_, fn) in enumerate(ours):
+                c0 = time.process_time()
                 t, _, i_ours[k] = _timed(fn, 1)
+                c_ours[k].append(time.process_time() - c0)
                 t_ours[k].append(t)
         if peer:
             tp = statistics.median(t_peer)
             row.update({"debyecalculator_s": tp, "debyecalculator_range_s": (min(t_peer), max(t_peer)),
-                        "debyecalculator_pairs_per_s": n * n / tp, "torch_threads": torch.get_num_threads()})
+                        "debyecalculator_cpu_s": statistics.median(c_peer),
+                        "debyecalculator_pairs_per_s": n * n / tp, "torch_threads": torch.get_num_threads(),
+                        "debyecalculator_batch_size": getattr(calc, "_effective_batch_size", lambda: calc.batch_size)(),
+                        "debyecalculator_pair_sum": calc.pair_sum})
         row["ours"] = []
         for k, (res, _) in enumerate(ours):
             t = statistics.median(t_ours[k])
-            res.update({"time_s": t, "time_range_s": (min(t_ours[k]), max(t_ours[k])), "pairs_per_s": n * n / t})
+            res.update({"time_s": t, "time_range_s": (min(t_ours[k]), max(t_ours[k])), "pairs_per_s": n * n / t,
+                        "cpu_s": statistics.median(c_ours[k])})
             if peer:
                 mine = np.asarray(i_ours[k], np.float64) / 2.0
                 diff = np.abs(mine - i_peer)
-                res.update({"speedup": tp / t,
+                res.update({"speedup": tp / t, "cpu_ratio": row["debyecalculator_cpu_s"] / res["cpu_s"],
                             "speedup_per_repeat": [a / b for a, b in zip(t_peer, t_ours[k], strict=True)],
                             "max_rel_diff_vs_debyecalculator": float((diff / np.abs(i_peer)).max()),
                             "max_diff_over_peak": float(diff.max() / np.abs(i_peer).max())})
@@ -276,7 +272,7 @@ def main() -> None:
         "load_average_start_end": [load_start, list(__import__("os").getloadavg())], "versions": versions,
         "series": series, "per_pattern": per_pattern,
         "debye_config": {"q_min_max_step": DEBYE_Q, "bin_widths_A": args.bin_width, "biso": 0.0,
-                         "debyecalculator": "pair_sum='grid' (default), float32, device='cpu'"},
+                         "debyecalculator": DEBYE_PEER_SETTINGS},
         "debye": debye, "debyecalculator_missing": peer_missing, "wall_s": time.perf_counter() - start,
         "figure_of_merit": {
             "series_patterns_per_s": series and series["patterns_per_s"],
