@@ -41,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "temperature dependence from the material file), to predict another temperature")
     parser.add_argument("--guest", help="guest gas, e.g. CO2 (default with --from-fit: the fitted guest)")
     parser.add_argument("--temperature", required=True, help='temperature, e.g. "303 K" or "30 °C"')
-    parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..30 bar" (log grid), below the gas\'s saturation pressure at T')
+    parser.add_argument("--pressure", default=None,
+                        help='pressure range, e.g. "0.01..30 bar" (log grid), below the gas\'s saturation pressure at T '
+                             '(default: 0.01..40 bar, capped at 95 %% of the saturation pressure, the lower end at most '
+                             '1/1000 of the upper)')
     parser.add_argument("--points", type=int, default=200, help="number of pressure points (default 200)")
     parser.add_argument("--humidity", default="0 %", help='constant relative humidity, e.g. "40 %%" (default 0)')
     parser.add_argument("--start", default="activated", help="initial phase: activated (default), stable, or a phase name")
@@ -85,6 +88,16 @@ def pressure_grid(text: str, points: int, where: str = "--pressure") -> np.ndarr
     return np.geomspace(low, high, points)
 
 
+def default_pressure_range(guest: str, temperature_K: float) -> str:
+    """0.01..40 bar, the top capped at 95 % of the guest's saturation (or sublimation) pressure at T and the
+    bottom at 1/1000 of the top, as a range text for :func:`pressure_grid`."""
+    from twin.thermo.gases import saturation_pressure_Pa
+
+    high = min(40e5, 0.95 * saturation_pressure_Pa(guest, temperature_K))
+    low = min(1e3, 1e-3 * high)
+    return f"{low:.6g}..{high:.6g} Pa"
+
+
 def compute_isotherm(material, guest: str, temperature_K: float, pressures_Pa, humidity: float = 0.0, start="activated"):
     """Branches and transitions of one isotherm (see :func:`twin.thermo.transitions.isotherm_branches`)."""
     from twin.thermo.transitions import find_transitions, isotherm_branches
@@ -104,7 +117,7 @@ def _handle(args: argparse.Namespace) -> int:
     if not args.guest:
         raise MaterialError("--guest: expected a guest gas such as CO2")
     material, temperature_K = resolve_common(material, args.guest, args.temperature)
-    grid = pressure_grid(args.pressure, args.points)
+    grid = pressure_grid(args.pressure or default_pressure_range(args.guest, temperature_K), args.points)
     check_below_saturation(args.guest, temperature_K, float(grid[-1]), where="--pressure")
     humidity = parse_quantity(args.humidity, "fraction", where="--humidity")
     if not 0.0 <= humidity <= 1.0:

@@ -246,3 +246,16 @@ def test_cli_phase_diagram(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert len(info["temperatures"]) == 3
     assert out.with_suffix(".png").is_file()
+
+
+def test_cli_default_pressure_range_stays_below_saturation(tmp_path):
+    """Without --pressure the range ends at 95 % of the saturation pressure (CO2 at 273.15 K: 34.85 bar; ethanol at
+    298 K: 7.87 kPa, Peng-Robinson) or at 40 bar, whichever is lower, and starts at most 1/1000 of its top."""
+    for material, guest, temperature, top_bar in (("mil53-al", "CO2", "273.15 K", 0.95 * 34.85),
+                                                 ("dut8-zn", "ethanol", "298 K", 0.95 * 0.0787),
+                                                 ("mil53-al", "CO2", "320 K", 40.0)):
+        out = tmp_path / f"{guest}.csv"
+        assert main(["isotherm", "--material", material, "--guest", guest, "--temperature", temperature,
+                     "--points", "20", "-o", str(out)]) == 0
+        p = np.loadtxt(out, delimiter=",", skiprows=1, usecols=0)
+        assert p.max() == pytest.approx(top_bar, rel=2e-3) and p.min() == pytest.approx(min(0.01, 1e-3 * p.max()), rel=1e-5)
