@@ -40,6 +40,7 @@ def recovery_study(
     n_nodes: int = 24,
     thin: int = 1,
     size_rel_sd: float | None = 0.05,
+    noise_known: bool = False,
 ) -> dict[str, Any]:
     """Run the study; returns per-parameter coverage, the per-trial intervals and the truth.
 
@@ -48,7 +49,8 @@ def recovery_study(
     molecules per cell, estimated (not given) in the fit. ``size_rel_sd``: relative sd of a volume-weighted
     coherent size from XRD added as a second technique (``None``: isotherm alone, where the size median and
     width trade off against the defect strength and the study shows it). ``max_iter``: LM iterations per
-    start; ``n_nodes``: size quadrature nodes; ``thin``: sampler moves per stored step.
+    start; ``n_nodes``: size quadrature nodes; ``thin``: sampler moves per stored step; ``noise_known``: give
+    the fit the true noise sd instead of letting it estimate σ̂ from the best fit.
     """
     truth = dict(DEFAULT_TRUTH if truth is None else truth)
     material = load_material("mil53-al")
@@ -62,7 +64,7 @@ def recovery_study(
     clean = np.concatenate([np.asarray(ads, float), np.asarray(des, float)])
     rng = np.random.default_rng(seed)
     ys = clean[None, :] + rng.normal(0.0, noise, (n_trials, clean.size))
-    sigma = np.zeros(clean.size)
+    sigma = np.full(clean.size, noise if noise_known else 0.0)  # 0: estimated from the best fit
     size_obs = None
     if size_rel_sd is not None:
         size_true = float(volume_weighted_size_nm(true_sample))
