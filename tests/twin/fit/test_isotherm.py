@@ -32,8 +32,10 @@ def test_reduced_recovery_study_covers_the_truth():
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="measured coverage 0.83 / 0.79 / 0.75 (size median / width / defect sigma, seed 7; "
-                          "0.83 / 0.75 / 0.71 with 4x longer chains): the intervals are too narrow for the width and "
-                          "the defect strength, below the 0.8 the study asks for", strict=False)
+                          "0.83 / 0.75 / 0.71 with 4x longer chains, 0.79 / 0.88 / 0.75 with 12 LM starts, 0.83 / 0.75 / "
+                          "0.71 with the noise sd given): below the 0.8 the study asks for; without the XRD coherent-"
+                          "size term the same trials cover 0.96 / 0.96 / 0.96, so that term is where the fault is",
+                   strict=False)
 def test_full_recovery_study_is_calibrated():
     """The study of the issue: 24 trials; every parameter covered in at least 80 % of them."""
     r = recovery_study(n_trials=24, seed=7)
