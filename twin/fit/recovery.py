@@ -2,7 +2,7 @@
 
 Each trial draws Gaussian noise (seeded) on the surrogate isotherm of a known sample, fits it with
 :func:`twin.fit.isotherm` 's pipeline and records whether the truth lies inside the reported 90 % interval.
-All trials run in one ``vmap`` of the compiled pipeline. Used by ``tests/twin/fit/test_recovery.py``
+All trials run in one ``vmap`` of the compiled pipeline. Used by ``tests/twin/fit/test_isotherm.py``
 (reduced) and ``scripts/recovery_study.py`` (full study, ≥ 20 trials).
 """
 
