@@ -122,6 +122,13 @@ def test_files_without_temperature_are_refused(shared_data, tmp_path):
         load_total_scattering_series([(tmp_path / "frame.int01", 304.15), tmp_path / "copy_31.int01"])
 
 
+def test_a_fitted_range_outside_the_measured_one_is_refused(shared_data):
+    """The measured Q grid ends at 24 1/Å: a fit range of 30-40 1/Å has no overlap with it."""
+    frame = shared_data / ZIF4_FQ / "ZIF4glassa_31.int01"
+    with pytest.raises(FitError, match=r"fewer than 20 points in the fitted range Q = 30\.\.40 1/Å"):
+        load_total_scattering_series([(frame, 304.15)], q_range_inv_ang=(30.0, 40.0))
+
+
 def test_fit_file_errors_name_the_key(tmp_path, repo_root, shared_data):
     from twin.fit.config import load_fit_config
 
