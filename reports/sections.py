@@ -380,7 +380,7 @@ def spatial_section(ctx: ReportContext) -> Section:
             for k in range(values.shape[1]):
                 ax.plot(ctx.time_shown, values[:, k], color=PHASE_COLOURS[k % len(PHASE_COLOURS)], label=columns[k])
             ax.set_title(_summary_title(name, traj.unit(f"summaries/{name}")), fontsize=8)
-            if values.shape[1] > 1:
+            if values.shape[1] > 1 and any(c is not None for c in columns):  # columns without names: no legend
                 ax.legend(loc="best", fontsize=6.5)
         for ax in axes.ravel()[len(shown):]:
             ax.set_visible(False)
