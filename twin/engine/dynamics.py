@@ -338,9 +338,16 @@ def _update(meso: MesoscaleParams, spec: _Spec, state: TwinState, c: StepCoeffic
     return TwinState(new_eta, links, loading, state.key, state.step + 1, state.error)
 
 
-def _drive_at(thermo: ThermoParams, table: ProtocolTable, spec: _Spec, time_s) -> Drive:
-    cond = conditions_at(replace(table, guests=spec.guests), time_s)
+def _conditions_at(table: ProtocolTable, spec: _Spec, time_s) -> Conditions:
+    return conditions_at(replace(table, guests=spec.guests), time_s)
+
+
+def _drive_of(thermo: ThermoParams, spec: _Spec, cond: Conditions) -> Drive:
     return make_drive(thermo, cond, spec.config.transported_guest, jnp.dtype(spec.config.dtype))
+
+
+def _drive_at(thermo: ThermoParams, table: ProtocolTable, spec: _Spec, time_s) -> Drive:
+    return _drive_of(thermo, spec, _conditions_at(table, spec, time_s))
 
 
 def _check(state: TwinState, dtype) -> TwinState:
@@ -364,7 +371,8 @@ def _chunk(thermo: ThermoParams, meso: MesoscaleParams, table: ProtocolTable, st
     step0 = state.step[0] if spec.batched else state.step
     steps = step0 + jnp.arange(n_steps, dtype=jnp.int32)
     times = steps.astype(dtype) * jnp.asarray(spec.config.dt_s, dtype)
-    drives = jax.vmap(lambda t: _drive_at(thermo, table, spec, t))(times)
+    conds = jax.vmap(lambda t: _conditions_at(table, spec, t))(times)  # also the hydrolysis rate's T and RH
+    drives = jax.vmap(lambda c: _drive_of(thermo, spec, c))(conds)
     if spec.batched:  # one key pair per crystal and step: (n_steps, n_crystals)
         keys = jax.vmap(lambda s: jax.vmap(lambda k: model.step_keys(k, s))(state.key))(steps)
     else:
@@ -382,7 +390,6 @@ def _chunk(thermo: ThermoParams, meso: MesoscaleParams, table: ProtocolTable, st
 
     state, _ = jax.lax.scan(body, state, coefs)
     if spec.hydrolysis:
-        conds = jax.vmap(lambda t: conditions_at(replace(table, guests=spec.guests), t))(times)
         state = _hydrolyse(meso, spec, state, conds.temperature_K, conds.relative_humidity)
     return _check(state, dtype)
 
