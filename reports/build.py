@@ -9,7 +9,6 @@ so a failed build never leaves a half-written report over a good one.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -17,37 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from reports.context import ReportContext, Section
 from reports.figures import style
 from reports.html import key_cards, render_page
 from reports.run_data import load_run
 from reports.sections import SECTIONS, SectionFn
 from twin import __version__
+from twin._json import jsonable
 
 __all__ = ["build_report", "SUMMARY_FORMAT"]
 
 SUMMARY_FORMAT = "operando-mof-twin-report-summary"
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become ``null``."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(float(value)) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
 
 
 def build_report(
@@ -113,7 +92,7 @@ def build_report(
             "missing": missing,
         }
         (tmp / "summary.json").write_text(
-            json.dumps(_jsonable(summary), indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8"
+            json.dumps(jsonable(summary, default=str), indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         os.chmod(tmp, 0o755)
         old = None

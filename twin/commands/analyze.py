@@ -8,13 +8,13 @@ and where each transition nucleated. ``--json`` prints one JSON object on stdout
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from twin import analysis
+from twin._json import jsonable
 from twin.commands._common import print_json
 from twin.errors import DataFormatError
 
@@ -31,21 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("out", metavar="OUT", help="run directory holding trajectory.h5 (or the file itself)")
     parser.add_argument("--json", action="store_true", help="print the analysis as one JSON object")
     parser.set_defaults(handler=_handle)
-
-
-def _finite(x: Any) -> Any:
-    """JSON-safe: NaN and infinities become None, NumPy scalars plain numbers."""
-    if x is None:
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(float(x)) else None
-    return x
 
 
 def analyze_trajectory(path: str | Path) -> dict[str, Any]:
@@ -107,7 +92,7 @@ def analyze_trajectory(path: str | Path) -> dict[str, Any]:
                     "cycles": analysis.transitions(time_s, pressure_bar, per[:, k]),
                 })
             out["crystals"] = crystals
-    return _finite(out)
+    return jsonable(out)
 
 
 def _fmt(x: Any, spec: str = ".4g") -> str:

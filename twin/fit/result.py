@@ -18,7 +18,6 @@ Written atomically (temporary file in the same folder, then ``os.replace``), so 
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -26,27 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from twin._json import jsonable
 from twin.errors import FitError
 
 __all__ = ["write_fit_result", "read_fit_result", "material_from_fit", "twin_fit_to_dict"]
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: numpy → Python, non-finite floats → None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def write_fit_result(result: dict[str, Any], out_dir: str | Path) -> Path:
@@ -60,7 +42,7 @@ def write_fit_result(result: dict[str, Any], out_dir: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".fit_result.", suffix=".json", dir=out)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(_clean(result), handle, indent=1, allow_nan=False)
+            json.dump(jsonable(result), handle, indent=1, allow_nan=False)
             handle.write("\n")
         os.replace(tmp, target)
     except BaseException:
