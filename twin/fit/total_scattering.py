@@ -559,6 +559,7 @@ def run_total_scattering_fit(
     from twin import __version__
     from twin.datasets import file_sha256
     from twin.fit.result import write_fit_result
+    from twin.fit.workflow import relative_path
 
     data = load_total_scattering_series(measurements, temperature_pattern=temperature_pattern,
                                         temperature_unit=temperature_unit, q_range_inv_ang=q_range_inv_ang)
@@ -571,7 +572,7 @@ def run_total_scattering_fit(
     result = _summary(data, fit, setup)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result["measurements"] = [{"path": _relative(p, out), "sha256": h, "technique": "total_scattering",
+    result["measurements"] = [{"path": relative_path(p, out), "sha256": h, "technique": "total_scattering",
                                "temperature_C": float(t - 273.15)}
                               for p, h, t in zip(data.paths, data.sha256, data.temperature_K, strict=True)]
     result["model"] = {
@@ -593,18 +594,8 @@ def run_total_scattering_fit(
     return result
 
 
-def _relative(path: Path, base: Path) -> str:
-    """A measurement path relative to OUT, as the report builder expects (absolute on another drive)."""
-    import os
-
-    try:
-        return os.path.relpath(Path(path).resolve(), base.resolve())
-    except ValueError:
-        return str(Path(path).resolve())
-
-
 def _write_csv(path: Path, series: dict[str, Any]) -> None:
-    import pandas as pd
+    from twin.fit.workflow import write_columns_csv
 
     v, e = series["values"], series["esd"]
     columns: dict[str, Any] = {"temperature_C": series["temperature_C"],
@@ -619,9 +610,7 @@ def _write_csv(path: Path, series: dict[str, Any]) -> None:
             columns[f"{name}_esd"] = e[name]
     columns.update({"Rwp": series["Rwp"], "Rexp": series["Rexp"], "chi2_reduced": series["chi2_reduced"],
                     "converged": series["converged"]})
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(columns).to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_columns_csv(path, columns)
 
 
 def _plot(path: Path, data: TotalScatteringData, fit: dict[str, Any]) -> None:

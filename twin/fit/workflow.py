@@ -26,7 +26,7 @@ from twin.fit.result import twin_fit_to_dict, write_fit_result
 from twin.fit.surrogate import make_sample
 
 __all__ = ["DEFAULT_FREE", "DEFAULT_SAMPLE", "SIZE_FREE", "closed_phase_resolved", "default_free", "run_isotherm_fit",
-           "run_xrd_series_fit"]
+           "run_xrd_series_fit", "relative_path", "write_columns_csv"]
 
 #: freed by ``twin fit --isotherm`` on every material: the host (ΔF, W), both Langmuir phases and one width of
 #: the crystals' switching offsets, the size-independent σ_0 (crystal-to-crystal heterogeneity: defects
@@ -195,11 +195,21 @@ def _plot(path: Path, result: dict[str, Any], material: str, guest: str, tempera
 
 
 # ----------------------------------------------------------------------------------------- XRD series
-def _relative(path: Path, base: Path) -> str:
+def relative_path(path: str | Path, base: Path) -> str:
+    """A measurement path relative to OUT, as the report builder expects (absolute on another drive)."""
     try:
-        return os.path.relpath(path.resolve(), base.resolve())
+        return os.path.relpath(Path(path).resolve(), base.resolve())
     except ValueError:  # another drive
-        return str(path.resolve())
+        return str(Path(path).resolve())
+
+
+def write_columns_csv(path: Path, columns: dict[str, Any]) -> None:
+    """Write equal-length columns as a CSV through a temporary file renamed over ``path`` (never half a file)."""
+    import pandas as pd
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    pd.DataFrame(columns).to_csv(tmp, index=False)
+    tmp.replace(path)
 
 
 def _measurement_files(path: Path) -> list[Path]:
@@ -246,7 +256,7 @@ def run_xrd_series_fit(
         else:
             result["warnings"].append(f"truth given for {name}, which the fit did not estimate")
     out.mkdir(parents=True, exist_ok=True)
-    result["measurements"] = [{"path": _relative(f, out), "sha256": file_sha256(f), "technique": "xrd"}
+    result["measurements"] = [{"path": relative_path(f, out), "sha256": file_sha256(f), "technique": "xrd"}
                               for f in _measurement_files(path)]
     result["provenance"] = {"twin_version": __version__, "seed": seed, "command": "twin fit",
                             "fit_file": source_text, "instrument": str(instrument_path),
@@ -268,8 +278,6 @@ def run_xrd_series_fit(
 
 
 def _write_series_csv(path: Path, series: dict[str, Any]) -> None:
-    import pandas as pd
-
     columns: dict[str, Any] = {"frame": series["frame"], "time_s": series["time_s"],
                                "pressure_bar": series["pressure_bar"], "temperature_K": series["temperature_K"]}
     for phase, values in series["weight_fraction"].items():
@@ -279,9 +287,7 @@ def _write_series_csv(path: Path, series: dict[str, Any]) -> None:
         columns[name] = entry["value"]
         columns[f"{name}_esd"] = entry["esd"]
     columns.update({"Rwp": series["Rwp"], "Rexp": series["Rexp"], "chi2_reduced": series["chi2_reduced"]})
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(columns).to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_columns_csv(path, columns)
 
 
 def _plot_series(path: Path, result: dict[str, Any], material: str) -> None:
