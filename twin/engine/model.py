@@ -194,8 +194,12 @@ def coherency_force(eta, links, coherency):
     ``eta`` and ``links`` of one crystal (nx, ny, nz); vmap over a batch.
     """
     ins = inside(links, eta.dtype)
-    mean = jnp.sum(ins * eta) / jnp.maximum(jnp.sum(ins), 1.0)
-    return -coherency * (eta - mean) * ins
+    return -coherency * (eta - _crystal_mean(eta, ins)) * ins
+
+
+def _crystal_mean(eta, ins):
+    """η̄ over the sites inside one crystal (``ins`` its 0/1 mask)."""
+    return jnp.sum(ins * eta) / jnp.maximum(jnp.sum(ins), 1.0)
 
 
 def smoothstep(eta):
@@ -239,8 +243,7 @@ def free_energy(eta: Float[Array, "*b nx ny nz"], links, omega_closed, omega_ope
         diff = eta - shift(eta, axis, 1, periodic)
         bonds = bonds + 0.5 * coupling[axis] * jnp.sum(link_bit(links, k, dtype) * diff * diff)
     ins = inside(links, dtype)
-    mean = jnp.sum(ins * eta) / jnp.maximum(jnp.sum(ins), 1.0)
-    coherent = 0.5 * coherency * jnp.sum(ins * (eta - mean) ** 2)
+    coherent = 0.5 * coherency * jnp.sum(ins * (eta - _crystal_mean(eta, ins)) ** 2)
     return local + bonds + coherent
 
 
