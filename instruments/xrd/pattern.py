@@ -35,7 +35,7 @@ from instruments.observable import Axis, Observable
 from instruments.xrd.profiles import (
     caglioti_fwhm_deg,
     chebyshev_background,
-    pseudo_voigt,
+    pseudo_voigt_sum,
     size_fwhm_deg,
     strain_fwhm_deg,
     tch_fwhm_fraction,
@@ -294,7 +294,7 @@ def _phase_pattern(
             size, w = xs
             l_fwhm = l_inst + size_fwhm_deg(tth, lam, size * column)
             fwhm, frac = tch_fwhm_fraction(g_fwhm, l_fwhm)
-            return acc + w * (inten @ pseudo_voigt(tth_grid, center, fwhm, frac)), None
+            return acc + w * pseudo_voigt_sum(tth_grid, center, fwhm, frac, inten), None
 
         out, _ = jax.lax.scan(one_size, out, (state.size_A, vol_w))
     return out
