@@ -19,8 +19,8 @@ gain-ratio rule (H. B. Nielsen, "Damping parameter in Marquardt's method", IMM-R
 H. B. Nielsen, O. Tingleff, *Methods for non-linear least squares problems*, 2nd ed. 2004, §3.2): with
 ρ = (χ² − χ²_trial)/(χ² − ‖r + Jδ‖²) the actual over the predicted decrease, an accepted step (ρ > 0) sets
 λ ← λ·max(1/3, 1 − (2ρ − 1)³), ν ← 2, a rejected one λ ← λ·ν, ν ← 2ν — fewer rejected trials than
-Marquardt's ×10/×1/10. Bounds: the trial point is projected onto the box (projected LM); a parameter at a
-bound keeps its column.
+Marquardt's ×10/×1/10. Bounds: a parameter on a bound whose descent direction points out of the box is held
+for the step (its column left out of the SVD), and the trial point is projected onto the box (projected LM).
 
 A trial costs one residual evaluation; the Jacobian is evaluated only where a step is accepted
 (forward mode, ``jax.jacfwd``: one JVP per parameter, the cheap direction for n_params ≪ n_points, inside a
@@ -72,12 +72,14 @@ class LMResult:
     lambda_final: Float[Array, ""]
 
 
-def _scaled_step(jac: Array, res: Array, lam: Array) -> Array:
+def _scaled_step(jac: Array, res: Array, lam: Array) -> tuple[Array, Array]:
+    """The damped step δ and the decrease of χ² the undamped Gauss–Newton step would bring, ‖Uᵀr‖²."""
     norms = jnp.sqrt(jnp.sum(jac * jac, axis=0))
     scale = jnp.where(norms > 0.0, norms, jnp.ones_like(norms))
     u, s, vt = jnp.linalg.svd(jac / scale[None, :], full_matrices=False)
     coef = s / (s * s + lam)
-    return -(vt.T @ (coef * (u.T @ res))) / scale
+    ur = jnp.where(s > 0.0, u.T @ res, 0.0)
+    return -(vt.T @ (coef * ur)) / scale, jnp.sum(ur * ur)
 
 
 def levenberg_marquardt(
@@ -99,7 +101,8 @@ def levenberg_marquardt(
         *args: passed to ``residual_fn`` (arrays are traced, so one compiled solver serves many data sets).
         lower, upper: bounds (n_params,); ``None`` means unbounded (±inf).
         max_iter: iteration limit (accepted + rejected steps).
-        ftol: stop when an accepted step lowers χ² by less than ``ftol``·χ² (relative).
+        ftol: stop when an accepted step lowers χ² by less than ``ftol``·χ², or when the undamped Gauss–Newton
+            step would (relative).
         xtol: stop when every |δ_k| < xtol·(|x_k| + xtol).
         lambda0: initial damping relative to the scaled curvature (1e-3: close to Gauss–Newton).
 
@@ -128,16 +131,25 @@ def levenberg_marquardt(
 
     def body(state: tuple) -> tuple:
         x, res, jac, chi, lam, nu, it, done = state
-        step = _scaled_step(jac, res, lam)
+        # active bounds: a parameter on a bound whose descent direction −∂χ²/∂x points out of the box takes no
+        # part in the step (projecting a step computed with it would spoil the others and cost rejected trials)
+        grad = jac.T @ res
+        held = ((x <= lo) & (grad > 0.0)) | ((x >= hi) & (grad < 0.0))
+        step, gauss_newton_gain = _scaled_step(jnp.where(held[None, :], 0.0, jac), res, lam)
         x_try = jnp.clip(x + step, lo, hi)
         delta = x_try - x
         res_t = residual_fn(x_try, *args)
         chi_t = jnp.sum(res_t * res_t)
-        linear = res + jac @ delta
-        predicted = chi - jnp.sum(linear * linear)
+        # decrease predicted by the linear model, ‖r‖² − ‖r + Jδ‖² = −(2 r·Jδ + ‖Jδ‖²), written without the
+        # difference of two χ²-sized numbers (float32 would cancel it to noise near the minimum)
+        jd = jac @ delta
+        predicted = -(2.0 * jnp.dot(res, jd) + jnp.dot(jd, jd))
         ok = jnp.isfinite(chi_t) & (chi_t < chi)
         rho = (chi - chi_t) / jnp.where(predicted > 0.0, predicted, jnp.inf)
-        small_f = ok & ((chi - chi_t) <= ftol * chi)
+        # converged in χ²: an accepted step gained less than ftol·χ², or even the undamped Gauss–Newton step of
+        # the linear model would gain less (the floating-point floor of χ², reached without waiting for λ to
+        # saturate through a series of rejected trials)
+        small_f = (ok & ((chi - chi_t) <= ftol * chi)) | (gauss_newton_gain <= ftol * chi)
         small_x = jnp.all(jnp.abs(delta) <= xtol * (jnp.abs(x) + xtol))
         tiny = chi_t <= jnp.asarray(1e-30, dtype)
         new_done = small_f | small_x | (ok & tiny)

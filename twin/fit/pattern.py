@@ -7,7 +7,7 @@ cells N_p, which gives the phase fractions), the lattice parameters allowed by t
 coherent domain size (spheres of diameter D, volume-weighted column length 3D/4, or cubes of edge L with the
 column length of each reflection direction, ``domain_shape``) as a log-normal distribution of volume-weighted
 mean ⟨L⟩_V (``size_nm``) and variance s² of ln L (``size_log_variance``; :func:`lognormal_sizes_A`), and an isotropic
-microstrain; globally: the zero shift and the Chebyshev background. Atom positions and displacement
+microstrain ε (refined as its square ``strain_variance`` = ε², on which the Gaussian FWHM² depends linearly); globally: the zero shift and the Chebyshev background. Atom positions and displacement
 parameters stay at the CIF values (a "structure-fixed" Rietveld refinement, as in sequential in situ work).
 
 Weighted residual :math:`r_i = (y_{o,i} - y_{c,i})/\sigma_i` with Poisson σ (√counts, 1 for zero counts
@@ -131,6 +131,11 @@ def lognormal_sizes_A(mean_size_nm: Array, width: Array) -> tuple[Array, Array]:
     return sizes, jnp.asarray(_HERMITE_W, dt) / rel**3
 
 
+def _safe_sqrt(v: Array) -> Array:
+    """√v with a finite derivative of the model at v = 0 (the pattern depends on (√v)² only)."""
+    return jnp.sqrt(jnp.maximum(v, jnp.asarray(1e-20, v.dtype)))
+
+
 def _calculate(phases, instrument, tth, layout, zero_index, background_index, domain_shape, x) -> Array:
     inst = Instrument(**{**instrument.__dict__, "zero_shift_deg": x[zero_index], "background": jnp.zeros((0,), x.dtype)})
     states = []
@@ -140,7 +145,7 @@ def _calculate(phases, instrument, tth, layout, zero_index, background_index, do
             lattice = lattice.at[k].set(x[i])
         size_A, number_weight = lognormal_sizes_A(x[i_size], jnp.sqrt(x[i_width]))
         states.append(make_phase_state(lattice, cell_count=x[i_scale], size_A=size_A, size_weight=number_weight,
-                                       microstrain=x[i_strain], domain_shape=domain_shape))
+                                       microstrain=_safe_sqrt(x[i_strain]), domain_shape=domain_shape))
     y = powder_pattern(tuple(phases), tuple(states), inst, tth)
     if background_index:
         coeffs = x[jnp.asarray(background_index)]
@@ -165,10 +170,11 @@ def make_refinement(
 ) -> RefinementSetup:
     """Describe a refinement: parameter names, start values and bounds (everything free unless in ``fix``).
 
-    ``fix`` holds parameter names or suffixes (``"microstrain"`` fixes every phase's strain). Lattice
+    ``fix`` holds parameter names or suffixes (``"strain_variance"`` fixes every phase's strain). Lattice
     parameters may move ±``lattice_window`` (relative) from the CIF values; scales are ≥ 0.
     ``domain_shape``: ``"sphere"`` (size = diameter) or ``"box"`` (size = cube edge). ``size_width`` is the start
     value of s (standard deviation of ln L); the refined parameter is ``size_log_variance`` = s² in [10⁻⁴, 1.44].
+    ``microstrain`` is the start value of ε; the refined parameter is ``strain_variance`` = ε² in [0, 0.05²].
 
     Raises:
         FitError: no phases, an empty grid, or a name in ``fix`` that matches no parameter.
@@ -201,7 +207,9 @@ def make_refinement(
         i_size = add(f"{label}.size_nm", "nm", float(sizes[p]), *size_bounds_nm)
         # refined as s² ≥ 10⁻⁴: the pattern is even in s, so ∂/∂s vanishes at s = 0 and would trap the fit there
         i_width = add(f"{label}.size_log_variance", "1", max(float(widths[p]) ** 2, 1e-4), 1e-4, 1.44)
-        i_strain = add(f"{label}.microstrain", "1", float(strains[p]), 0.0, 0.05)
+        # refined as ε² ≥ 0 for the same reason: the pattern is even in the microstrain ε (Gaussian widths add in
+        # quadrature, Γ² = Γ_inst² + (k ε tanθ)², linear in ε²), so ∂/∂ε vanishes at 0 and would trap the fit there
+        i_strain = add(f"{label}.strain_variance", "1", float(strains[p]) ** 2, 0.0, 0.05**2)
         layout.append((i_scale, i_lat, i_size, i_width, i_strain))
     i_zero = add("zero_shift_deg", "deg", float(instrument.zero_shift_deg), -1.0, 1.0)
     i_bg = tuple(add(f"background_{k}", "counts", 0.0, -np.inf, np.inf) for k in range(n_background))

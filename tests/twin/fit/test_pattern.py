@@ -73,7 +73,7 @@ def mixture(shared_data):
 def _setup(mixture):
     inst = make_instrument(LAMBDA, caglioti_u=CAGLIOTI[0], caglioti_v=CAGLIOTI[1], caglioti_w=CAGLIOTI[2],
                            tch_x=0.0, tch_y=0.0)
-    return make_refinement(mixture["phases"], inst, mixture["tth"], size_nm=[80.0, 80.0], fix=("microstrain",
+    return make_refinement(mixture["phases"], inst, mixture["tth"], size_nm=[80.0, 80.0], fix=("strain_variance",
                            "size_log_variance"), lattice_window=0.02)
 
 
