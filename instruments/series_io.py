@@ -28,13 +28,13 @@ Writes are atomic (temporary file, then rename).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from twin.atomic import atomic_path
 from twin.errors import DataFormatError
 
 __all__ = [
@@ -122,13 +122,6 @@ class ImageSeries:
     path: Path
 
 
-def _atomic_h5(path: Path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    return path, tmp
-
-
 def _write_series(
     path: Path,
     fmt: str,
@@ -156,8 +149,8 @@ def _write_series(
             raise DataFormatError(f"{path}: {name} must have shape ({n_frames},), got {np.shape(value)}")
     if (measured_intensity is None) != (measured_frame_index is None):
         raise DataFormatError(f"{path}: measured_intensity and measured_frame_index must be given together")
-    path, tmp = _atomic_h5(path)
-    with h5py.File(tmp, "w") as h5:
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs["format"] = fmt
         h5.attrs["format_version"] = FORMAT_VERSION
         for key, value in attrs.items():
@@ -181,7 +174,6 @@ def _write_series(
                 if sigma.shape != meas.shape:
                     raise DataFormatError(f"{path}: measured_sigma must have shape {meas.shape}, got {sigma.shape}")
                 h5.create_dataset("measured_sigma", data=sigma)
-    os.replace(tmp, path)
     return path
 
 
@@ -358,15 +350,14 @@ def write_image_series(
             f"{path}: expected image (n_images, ny, nx), frame_index (n_images,) and pixel_size_A > 0, got "
             f"{image.shape}, {frame_index.shape}, {pixel_size_A}"
         )
-    path, tmp = _atomic_h5(Path(path))
-    with h5py.File(tmp, "w") as h5:
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs["format"] = IMAGE_FORMAT
         h5.attrs["format_version"] = FORMAT_VERSION
         h5.attrs["pixel_size_A"] = float(pixel_size_A)
         h5.attrs["kind"] = kind
         h5.create_dataset("image", data=image, compression="gzip")
         h5.create_dataset("frame_index", data=frame_index)
-    os.replace(tmp, path)
     return path
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from instruments.series_io import write_xrd_series
 from instruments.xrd import load_instrument, make_phase_state, pattern_series, phase_from_cif
 from instruments.xrd.structure import d_min_for
+from twin.atomic import atomic_path
 from twin.errors import DataFormatError
 from twin.material import Material, load_material
 from twin.trajectory import Trajectory
@@ -217,8 +218,7 @@ def write_first_last_csv(xrd_path: str | Path) -> list[Path]:
     written = []
     for label, index in (("first", 0), ("last", -1)):
         path = Path(xrd_path).with_name(f"xrd_{label}.csv")
-        tmp = path.with_name(path.name + ".tmp")
-        pd.DataFrame({"two_theta_deg": series.axis, "intensity": series.intensity[index]}).to_csv(tmp, index=False)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            pd.DataFrame({"two_theta_deg": series.axis, "intensity": series.intensity[index]}).to_csv(tmp, index=False)
         written.append(path)
     return written

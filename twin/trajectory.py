@@ -37,6 +37,7 @@ import h5py
 import numpy as np
 
 from twin import __version__
+from twin.atomic import atomic_path
 from twin.errors import DataFormatError
 
 __all__ = [
@@ -320,13 +321,11 @@ def save_checkpoint(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Ma
     Arrays are stored bit-exactly (no lossy compression, dtypes kept), so a resumed run continues bit for bit.
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as h5:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs["format"] = FORMAT_NAME + "-checkpoint"
         h5.attrs["meta"] = json.dumps(dict(meta))
         for name, value in arrays.items():
             h5.create_dataset(name, data=np.asarray(value))
-    os.replace(tmp, path)
     return path
 
 

@@ -18,13 +18,12 @@ Written atomically (temporary file in the same folder, then ``os.replace``), so 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from twin.atomic import atomic_path
 from twin._json import jsonable
 from twin.errors import FitError
 
@@ -39,15 +38,9 @@ def write_fit_result(result: dict[str, Any], out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "fit_result.json"
-    fd, tmp = tempfile.mkstemp(prefix=".fit_result.", suffix=".json", dir=out)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(jsonable(result), handle, indent=1, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(jsonable(result), handle, indent=1, allow_nan=False)
+        handle.write("\n")
     return target
 
 

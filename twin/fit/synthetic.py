@@ -21,13 +21,12 @@ averaged over the measured frames where that phase is alone.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from twin.atomic import atomic_path, write_text_atomic
 from twin.errors import FitError
 
 __all__ = ["SyntheticSeries", "write_synthetic_xrd", "series_truth"]
@@ -50,17 +49,6 @@ class SyntheticSeries:
     files: tuple[Path, ...]
     scale: float
     background_counts: float
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_synthetic_xrd(
@@ -109,14 +97,12 @@ def write_synthetic_xrd(
         sigma = np.sqrt(np.maximum(counts[j], 1.0))
         body = "\n".join(f"{x:.5f} {y:.0f} {s:.4f}" for x, y, s in zip(series.axis, counts[j], sigma, strict=True))
         path = folder / name
-        _atomic_text(path, header + body + "\n")
+        write_text_atomic(path, header + body + "\n")
         files.append(path)
         rows.append([name, f"{series.time_s[k]:.6g}", f"{series.pressure_bar[k]:.8g}", f"{series.temperature_K[k]:.6g}"])
     log = folder / "conditions_log.csv"
-    fd, tmp = tempfile.mkstemp(prefix=".conditions_log.", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+    with atomic_path(log) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(rows)
-    os.replace(tmp, log)
     return SyntheticSeries(folder, frames, tuple(files), scale, background)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.atomic import atomic_path
 from twin.errors import FitError
 from twin.fit.isotherm import (
     PARAMETERS,
@@ -207,9 +208,8 @@ def write_columns_csv(path: Path, columns: dict[str, Any]) -> None:
     """Write equal-length columns as a CSV through a temporary file renamed over ``path`` (never half a file)."""
     import pandas as pd
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(columns).to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        pd.DataFrame(columns).to_csv(tmp, index=False)
 
 
 def _measurement_files(path: Path) -> list[Path]:
