@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from reports.context import ReportContext, Section
 from reports.figures import style

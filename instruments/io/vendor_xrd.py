@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from instruments.io._base import KALPHA, check_axis, check_finite, decode_text, fail, parse_float
-from instruments.io._xml import find, findall, float_of, iter_local, local, parse_xml, text_of
+from instruments.io._xml import find, float_of, iter_local, local, parse_xml, text_of
 from instruments.measurement import Measurement, MeasurementSeries, counting_uncertainty
 from instruments.observable import Axis
 
