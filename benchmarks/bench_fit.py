@@ -20,7 +20,15 @@ stage for scales and background, bounded Levenberg–Marquardt with a ``jacfwd``
 Compile time (first call minus the median warm call) is reported on its own; timed calls end in the
 ``device_get`` inside ``refine_series``.
 
-Peer: ``scipy.optimize.least_squares(method="trf", bounds=..., x_scale="jac")`` on the SAME residual
+Peers, all with the same parameters, bounds, start, per-frame preparation and seeding:
+
+* the issue's peer, "an lmfit/SciPy implementation of the same model": ``lmfit`` (``method="leastsq"``, MINPACK
+  with forward differences) on the model written in NumPy float64 (``numpy_pattern.py``), on ``lmfit_frames``
+  evenly spaced frames started from our result for the frame before (:class:`LmfitPeer`); its agreement with the
+  JAX model is reported;
+* the stricter optimiser-only comparison below.
+
+SciPy: ``scipy.optimize.least_squares(method="trf", bounds=..., x_scale="jac")`` on the SAME residual
 (the jitted ``RefinementSetup.model()``, float32 as ours), the same parameters, bounds and start, the same
 per-frame preparation (vanished-phase reset, the same linear stage for scales and background, the same
 frozen parameters) and the same seeding by the previous frame; stopping rules matched to ours (``ftol`` 1e-6
@@ -70,10 +78,11 @@ from twin.material import load_material  # noqa: E402
 
 TIERS = {
     # CI smoke (no thresholds): a few frames on a coarse grid; dominated by XLA compilation
-    "quick": {"n_frames": 8, "step_deg": 0.05, "repeats": 3, "peer_frames": None, "peer_repeats": 2, "fd_frames": 3},
+    "quick": {"n_frames": 8, "step_deg": 0.05, "repeats": 3, "peer_frames": None, "peer_repeats": 2, "fd_frames": 3,
+              "lmfit_frames": 3},
     # the issue's workload: 1000 frames on the instrument's own 0.02° grid; SciPy on an evenly spaced subset
     "standard": {"n_frames": 1000, "step_deg": None, "repeats": 1, "peer_frames": 50, "peer_repeats": 1,
-                 "fd_frames": 5},
+                 "fd_frames": 5, "lmfit_frames": 10},
 }
 MAX_ITER = 60
 MIN_FRACTION = 0.01
@@ -282,6 +291,68 @@ class ScipyPeer:
         return {k: np.asarray(v) for k, v in out.items()}
 
 
+class LmfitPeer(ScipyPeer):
+    """The issue's peer: ``lmfit`` minimising the same model written in NumPy (:mod:`numpy_pattern`, float64).
+
+    ``lmfit.Minimizer.minimize(method="leastsq")`` (lmfit's default: MINPACK ``lmdif``, forward-difference
+    Jacobian, bounds by lmfit's MINUIT-style transformation), ``ftol``/``xtol`` as ours, at most ``MAX_ITER``
+    Jacobians' worth of evaluations. Per-frame preparation (vanished-phase reset, linear stage, frozen
+    parameters) as :class:`ScipyPeer`, with the NumPy model.
+    """
+
+    def __init__(self, setup):
+        super().__init__(setup)
+        from numpy_pattern import NumpyPattern
+
+        self.numpy_model = NumpyPattern(setup)
+
+    def compile(self) -> float:
+        return 0.0
+
+    def model_agreement(self, xs) -> float:
+        """Largest |NumPy − JAX| / max |JAX| over the parameter vectors ``xs``."""
+        worst = 0.0
+        for x in xs:
+            ours = super()._model(np.asarray(x, float))
+            worst = max(worst, float(np.max(np.abs(self.numpy_model(x) - ours)) / np.max(np.abs(ours))))
+        return worst
+
+    def eval_times(self, repeats: int = 5) -> dict:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            self.numpy_model(self.reference)
+            times.append(time.perf_counter() - t0)
+        return {"numpy_model_eval_s": statistics.median(times)}
+
+    def _model(self, x):
+        return self.numpy_model(x)
+
+    def frame(self, x_prev, y, sigma, jacobian):
+        import lmfit
+
+        x = np.where(self._frozen(x_prev), self.reference, x_prev)
+        x = self._linear_stage(x, y, sigma)
+        active = self.free[~self._frozen(x)[self.free]]
+        params = lmfit.Parameters()
+        for j, i in enumerate(active):
+            params.add(f"p{j}", value=float(np.clip(x[i], self.lower[i], self.upper[i])), min=self.lower[i],
+                       max=self.upper[i])
+
+        def point(pars):
+            xt = x.copy()
+            xt[active] = [pars[f"p{j}"].value for j in range(len(active))]
+            return xt
+
+        def fun(pars):
+            return (y - self.numpy_model(point(pars))) / sigma
+
+        out = lmfit.Minimizer(fun, params).minimize(method="leastsq", ftol=FTOL, xtol=XTOL,
+                                                    max_nfev=MAX_ITER * (len(active) + 1))
+        x_new = point(out.params)
+        return x_new, float(out.chisqr), int(out.nfev), 0, bool(out.success)
+
+
 def _spread(values):
     return [float(min(values)), float(max(values))]
 
@@ -379,28 +450,51 @@ def main() -> None:
     scipy_fd["diff_step"] = FD_STEP
     scipy_fd["agreement"] = agreement(fit, fd_res, fd_frames, peer)
 
+    from importlib.util import find_spec
+
+    if find_spec("lmfit") is None:
+        lmfit_peer = {"skipped": "lmfit is not installed (pip install '.[bench-fit]')", "per_frame_s": None}
+        log(lmfit_peer["skipped"])
+    else:
+        lm_peer = LmfitPeer(setup)
+        lm_evals = lm_peer.eval_times()
+        lm_frames = np.unique(np.linspace(1, n - 1, cfg["lmfit_frames"]).round().astype(int))
+        lm_res, lmfit_peer = bench_peer(lm_peer, counts, sigma, lm_frames, fit.values[lm_frames - 1], 1,
+                                        "lmfit + NumPy model")
+        lmfit_peer["model_eval_s"] = lm_evals["numpy_model_eval_s"]
+        lmfit_peer["numpy_vs_jax_model_max_rel_diff"] = lm_peer.model_agreement(list(fit.values[lm_frames]) + [setup.x0])
+        lmfit_peer["agreement"] = agreement(fit, lm_res, lm_frames, peer)
+
     from importlib.metadata import version
 
     import scipy
 
     ratio_jac = scipy_jac["per_frame_s"] / ours["per_frame_s"]
     ratio_fd = scipy_fd["per_frame_s"] / ours["per_frame_s"]
+    ratio_lmfit = None if lmfit_peer["per_frame_s"] is None else lmfit_peer["per_frame_s"] / ours["per_frame_s"]
     w_err = np.abs(fit.weight_fraction[:, -1] - truth["weight_fraction_lp"])
     result = {
         "benchmark": "fit", "tier": name, "device": str(jax.devices()[0]), "platform": platform.platform(),
         "cpu_count": os.cpu_count(), "load_average_start": list(load_start), "load_average_end": list(os.getloadavg()),
-        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": version("jaxlib"), "numpy": np.__version__, "scipy": scipy.__version__},
+        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": version("jaxlib"),
+                     "numpy": np.__version__, "scipy": scipy.__version__,
+                     "lmfit": version("lmfit") if find_spec("lmfit") else None},
         "config": {"n_frames": n, "n_points": int(grid.size), "two_theta_deg": [float(grid[0]), float(grid[-1])],
                    "step_deg": float(grid[1] - grid[0]), "n_free_params": len(setup.free),
                    "params": list(setup.names), "n_reflection_families": [int(p.n_peaks) for p in phases],
                    "dtype": str(jnp.zeros(()).dtype), "max_iter": MAX_ITER, "ftol": FTOL, "xtol": XTOL,
                    "min_fraction": MIN_FRACTION, "seed": SEED, "truth": {k: v for k, v in TRUTH.items()},
-                   "peer": "scipy.optimize.least_squares(method='trf', bounds, x_scale='jac')"},
-        "forward_model": evals, "ours": ours, "scipy_jacfwd": scipy_jac, "scipy_2point": scipy_fd,
+                   "peers": {"lmfit_numpy": "lmfit.Minimizer(method='leastsq') on the NumPy model (numpy_pattern.py)",
+                             "scipy_jacfwd": "scipy.optimize.least_squares(method='trf', bounds, x_scale='jac') on our jitted model and jacfwd",
+                             "scipy_2point": "the same with 2-point differences"}},
+        "forward_model": evals, "ours": ours, "lmfit_numpy": lmfit_peer, "scipy_jacfwd": scipy_jac,
+        "scipy_2point": scipy_fd,
         "truth_recovery": {"weight_fraction_lp_max_abs_err": float(np.max(w_err)),
                            "rwp_over_rexp_median": float(np.median(fit.rwp / fit.rexp))},
-        "ratio": {"scipy_jacfwd_over_ours": ratio_jac, "scipy_2point_over_ours": ratio_fd},
-        "goal": {"speedup": 20.0, "holds_vs_scipy_jacfwd": bool(ratio_jac >= 20.0),
+        "ratio": {"lmfit_numpy_over_ours": ratio_lmfit, "scipy_jacfwd_over_ours": ratio_jac,
+                  "scipy_2point_over_ours": ratio_fd},
+        "goal": {"speedup": 20.0, "holds_vs_lmfit_numpy": ratio_lmfit is not None and ratio_lmfit >= 20.0,
+                 "holds_vs_scipy_jacfwd": bool(ratio_jac >= 20.0),
                  "holds_vs_scipy_2point": bool(ratio_fd >= 20.0)},
         "wall_s": time.perf_counter() - start,
     }
