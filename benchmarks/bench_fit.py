@@ -1,7 +1,7 @@
-"""Fit benchmark: sequential whole-pattern refinement of an in situ XRD series, ours against SciPy.
+"""Fit benchmark: sequential whole-pattern refinement of an in situ XRD series, ours against lmfit and SciPy.
 
 Usage: ``python benchmarks/bench_fit.py [--quick | --standard] [--frames N] [--peer-frames M]``; the last line
-of stdout is one JSON object (per-frame times, ratios to the SciPy peer measured in the same run, χ² agreement,
+of stdout is one JSON object (per-frame times, ratios to the lmfit and SciPy peers measured in the same run, χ² agreement,
 versions, device, config). Progress goes to stderr.
 
 Workload (the issue's: a 1000-frame in situ series, ``--standard``): MIL-53(Al) np + lp phases (the material's

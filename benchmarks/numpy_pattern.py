@@ -96,6 +96,10 @@ class NumpyPattern:
         for ph, (i_scale, i_lat, i_size, i_width, i_strain) in zip(self.phases, self.layout, strict=True):
             lat = ph["lattice"].copy()
             lat[list(_LATTICE_FREE[ph["system"]])] = x[list(i_lat)]
+            if ph["system"] == "cubic":
+                lat[1] = lat[2] = lat[0]
+            elif ph["system"] in ("tetragonal", "hexagonal", "trigonal"):
+                lat[1] = lat[0]
             gmat = _metric(lat)
             gstar = np.linalg.inv(gmat)
             hkl = ph["hkl"]

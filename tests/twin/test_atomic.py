@@ -28,3 +28,18 @@ def test_interrupted_write_keeps_the_earlier_file(tmp_path, error):
     with h5py.File(target, "r") as h5:
         assert list(h5["x"][()]) == [1.0, 2.0]
     assert [p.name for p in tmp_path.iterdir()] == ["frames.h5"]
+
+
+def test_permissions_follow_the_replaced_file_or_the_umask(tmp_path):
+    import os
+    import stat
+
+    fresh = write_text_atomic(tmp_path / "fresh.txt", "x")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~mask
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_text_atomic(kept, "new")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640

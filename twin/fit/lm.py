@@ -73,13 +73,20 @@ class LMResult:
 
 
 def _scaled_step(jac: Array, res: Array, lam: Array) -> tuple[Array, Array]:
-    """The damped step δ and the decrease of χ² the undamped Gauss–Newton step would bring, ‖Uᵀr‖²."""
+    """The damped step δ and the decrease of χ² the undamped Gauss–Newton step would bring, ‖Uᵀr‖².
+
+    Singular values below the rank cut s₀·10·n·ε count as zero: a zero column (a frozen or held parameter) gives
+    a singular value of rounding size, not 0, whose arbitrary singular vectors would otherwise take a share of
+    the residual (so the gain never falls below ftol·χ²) and, at small λ, a huge step along that parameter.
+    """
     norms = jnp.sqrt(jnp.sum(jac * jac, axis=0))
     scale = jnp.where(norms > 0.0, norms, jnp.ones_like(norms))
     u, s, vt = jnp.linalg.svd(jac / scale[None, :], full_matrices=False)
-    coef = s / (s * s + lam)
-    ur = jnp.where(s > 0.0, u.T @ res, 0.0)
-    return -(vt.T @ (coef * ur)) / scale, jnp.sum(ur * ur)
+    keep = s > s[0] * 10.0 * jac.shape[1] * jnp.finfo(jac.dtype).eps
+    coef = jnp.where(keep, s / (s * s + lam), 0.0)
+    ur = jnp.where(keep, u.T @ res, 0.0)
+    step = -(vt.T @ (coef * ur)) / scale
+    return jnp.where(norms > 0.0, step, 0.0), jnp.sum(ur * ur)
 
 
 def levenberg_marquardt(
@@ -165,4 +172,6 @@ def levenberg_marquardt(
     state = (x_start, res0, jac0, chi0, jnp.asarray(lambda0, dtype), jnp.asarray(2.0, dtype),
              jnp.asarray(0, jnp.int32), jnp.asarray(False))
     x, res, jac, chi, lam, _, it, done = jax.lax.while_loop(cond, body, state)
-    return LMResult(x=x, chi2=chi, residual=res, jacobian=jac, n_iter=it, converged=done, lambda_final=lam)
+    # a NaN/inf χ² (a broken model) stops by λ saturation without a single accepted step: not a convergence
+    return LMResult(x=x, chi2=chi, residual=res, jacobian=jac, n_iter=it, converged=done & jnp.isfinite(chi),
+                    lambda_final=lam)

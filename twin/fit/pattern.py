@@ -131,18 +131,30 @@ def lognormal_sizes_A(mean_size_nm: Array, width: Array) -> tuple[Array, Array]:
     return sizes, jnp.asarray(_HERMITE_W, dt) / rel**3
 
 
+def _lattice_from_free(reference: Array, crystal_system: str, values: Array) -> Array:
+    """The six lattice parameters from the refined ones (``_LATTICE_FREE``), with the tied ones following:
+    b = c = a (cubic), b = a (tetragonal, hexagonal, trigonal); the others stay at ``reference``."""
+    lattice = reference
+    for k, v in zip(_LATTICE_FREE[crystal_system], values, strict=True):
+        lattice = lattice.at[k].set(v)
+    if crystal_system == "cubic":
+        lattice = lattice.at[1].set(values[0]).at[2].set(values[0])
+    elif crystal_system in ("tetragonal", "hexagonal", "trigonal"):
+        lattice = lattice.at[1].set(values[0])
+    return lattice
+
+
 def _safe_sqrt(v: Array) -> Array:
-    """√v with a finite derivative of the model at v = 0 (the pattern depends on (√v)² only)."""
-    return jnp.sqrt(jnp.maximum(v, jnp.asarray(1e-20, v.dtype)))
+    """√(v + 10⁻²⁰): the model sees ε² = v + 10⁻²⁰, so ∂y/∂v stays finite and non-zero at v = 0 (a clamp such as
+    max(v, 10⁻²⁰) would have zero derivative there and trap the refinement at its lower bound)."""
+    return jnp.sqrt(v + jnp.asarray(1e-20, v.dtype))
 
 
 def _calculate(phases, instrument, tth, layout, zero_index, background_index, domain_shape, x) -> Array:
     inst = Instrument(**{**instrument.__dict__, "zero_shift_deg": x[zero_index], "background": jnp.zeros((0,), x.dtype)})
     states = []
     for phase, (i_scale, i_lat, i_size, i_width, i_strain) in zip(phases, layout, strict=True):
-        lattice = phase.lattice
-        for k, i in zip(_LATTICE_FREE[phase.crystal_system], i_lat, strict=True):
-            lattice = lattice.at[k].set(x[i])
+        lattice = _lattice_from_free(phase.lattice, phase.crystal_system, x[jnp.asarray(i_lat)])
         size_A, number_weight = lognormal_sizes_A(x[i_size], jnp.sqrt(x[i_width]))
         states.append(make_phase_state(lattice, cell_count=x[i_scale], size_A=size_A, size_weight=number_weight,
                                        microstrain=_safe_sqrt(x[i_strain]), domain_shape=domain_shape))

@@ -59,3 +59,20 @@ def test_batched_problems_under_vmap_match_one_by_one():
         one = levenberg_marquardt(residual, start, ys[k])
         np.testing.assert_allclose(batched.x[k], one.x, rtol=1e-5)
     np.testing.assert_allclose(batched.x, [[2.0, 3.0], [0.5, 1.0]], rtol=1e-4)
+
+
+def test_a_zero_column_neither_stalls_the_stop_nor_takes_a_step():
+    """A parameter the model does not depend on (a frozen one): its rounding-size singular value is cut, so the
+    linear problem still stops after the exact step and the parameter stays where it started."""
+    rng = np.random.default_rng(4)
+    a = jnp.asarray(rng.normal(size=(200, 4)), jnp.float32)
+    a = a.at[:, 2].set(0.0)
+    y = a @ jnp.asarray([1.0, -2.0, 0.0, 3.0], jnp.float32) + 0.01 * jnp.asarray(rng.normal(size=200), jnp.float32)
+    res = levenberg_marquardt(lambda x, y: y - a @ x, jnp.asarray([0.0, 0.0, 0.7, 0.0], jnp.float32), y)
+    assert float(res.x[2]) == pytest.approx(0.7, abs=1e-6)
+    assert bool(res.converged) and int(res.n_iter) <= 3
+
+
+def test_a_nan_model_is_not_reported_as_converged():
+    res = levenberg_marquardt(lambda x: jnp.full(3, jnp.nan) * x[0], jnp.asarray([1.0], jnp.float32))
+    assert not bool(res.converged)

@@ -119,3 +119,44 @@ def test_bad_refinement_input(mixture):
         make_refinement(mixture["phases"], setup.instrument, mixture["tth"], fix=("nonsense",))
     with pytest.raises(FitError, match="domain_shape must be 'sphere' or 'box'"):
         make_refinement(mixture["phases"], setup.instrument, mixture["tth"], domain_shape="cylinder")
+
+
+def test_cubic_lattice_parameter_moves_the_whole_cell():
+    """A refined a of a cubic phase scales b and c with it: the model at a = 1.01 a_CIF is the pattern of the
+    cell scaled by 1.01 in every direction (not the average of the refined and the CIF edges)."""
+    from instruments.xrd import make_phase_state, phase_from_cif, powder_pattern
+    from twin.datasets import dataset_path
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        phase = phase_from_cif(dataset_path("structures/hkust1.cif"), 2.5)
+    assert phase.crystal_system == "cubic"
+    inst = make_instrument(LAMBDA)
+    tth = np.linspace(5.0, 30.0, 1001)
+    setup = make_refinement([phase], inst, tth, n_background=0, size_nm=80.0)
+    x = np.asarray(setup.x0, float)
+    i_a = setup.names.index(f"{phase.name}.a_A")
+    x[i_a] *= 1.01
+    ours = np.asarray(setup.model()(jnp.asarray(x, jnp.float32)))
+    lattice = np.asarray(phase.lattice, float) * np.array([1.01, 1.01, 1.01, 1, 1, 1])
+    strain = np.sqrt(x[setup.names.index(f"{phase.name}.strain_variance")])
+    from twin.fit.pattern import lognormal_sizes_A
+
+    size_A, weight = lognormal_sizes_A(jnp.asarray(80.0, jnp.float32), jnp.sqrt(jnp.asarray(x[setup.names.index(f"{phase.name}.size_log_variance")], jnp.float32)))
+    state = make_phase_state(lattice, cell_count=x[setup.names.index(f"{phase.name}.scale")], size_A=size_A,
+                             size_weight=weight, microstrain=strain, domain_shape=setup.domain_shape)
+    expected = np.asarray(powder_pattern((phase,), (state,), inst, jnp.asarray(tth, jnp.float32)))
+    np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-4 * expected.max())
+
+
+def test_strain_variance_has_a_nonzero_derivative_at_zero(mixture):
+    """The refined ε² starts from its lower bound 0 without being trapped there: ∂y/∂ε² ≠ 0 at ε² = 0."""
+    import jax
+
+    setup = _setup(mixture)
+    model = setup.model()
+    x = jnp.asarray(setup.x0, jnp.float32)
+    for p in setup.phases:
+        i = setup.names.index(f"{p.name}.strain_variance")
+        column = jax.jacfwd(lambda v, i=i: model(x.at[i].set(v)))(jnp.float32(0.0))
+        assert float(jnp.linalg.norm(column)) > 0.0
