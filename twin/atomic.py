@@ -2,8 +2,9 @@
 
 :func:`atomic_path` hands out a temporary file in the target's folder (same file system, so the final
 ``os.replace`` is an atomic rename on POSIX and Windows) and renames it over the target only when the block
-that writes it finishes; on any error, the interrupt included, the temporary file is removed and an earlier
-file at the target is left as it was.
+that writes it finishes, after an fsync of the temporary file (so that a crash after the rename cannot leave an
+empty file); on any error, the interrupt included, the temporary file is removed and an earlier file at the
+target is left as it was.
 """
 
 from __future__ import annotations
@@ -33,10 +34,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         pass
     try:
         yield tmp
+        _flush_to_disk(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync the finished temporary file, so that after a crash the renamed file is never an empty one."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
