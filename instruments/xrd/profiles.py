@@ -57,7 +57,20 @@ def pseudo_voigt(
 
     Reference: Thompson, Cox & Hastings, J. Appl. Cryst. 20, 79 (1987).
     """
-    return _pv_parts(two_theta_deg, center_deg, fwhm_deg, lorentz_fraction)[0]
+    _, _, _, lorentz, gauss = _pv_terms(two_theta_deg, center_deg, fwhm_deg)
+    f = lorentz_fraction[:, None]
+    return f * lorentz + (1.0 - f) * gauss
+
+
+def _pv_terms(two_theta_deg, center_deg, fwhm_deg):
+    """u, u², 1/(1+4u²) and the unit-area Lorentzian L and Gaussian G of :func:`pseudo_voigt`, (n_peaks, n_points)."""
+    w = fwhm_deg[:, None]
+    u = (two_theta_deg[None, :] - center_deg[:, None]) / w
+    u2 = u * u
+    inv = 1.0 / (1.0 + 4.0 * u2)
+    lorentz = 2.0 / (jnp.pi * w) * inv
+    gauss = 2.0 / w * np.sqrt(_LN2 / np.pi) * jnp.exp(-4.0 * _LN2 * u2)
+    return u, u2, inv, lorentz, gauss
 
 
 def _pv_parts(two_theta_deg, center_deg, fwhm_deg, lorentz_fraction):
@@ -67,12 +80,8 @@ def _pv_parts(two_theta_deg, center_deg, fwhm_deg, lorentz_fraction):
     ∂L/∂2θ₀ = L·8u/(Γ(1+4u²)), ∂G/∂2θ₀ = G·8 ln2·u/Γ, ∂L/∂Γ = (L/Γ)(8u²/(1+4u²) − 1),
     ∂G/∂Γ = (G/Γ)(8 ln2·u² − 1), ∂P/∂f = L − G.
     """
+    u, u2, inv, lorentz, gauss = _pv_terms(two_theta_deg, center_deg, fwhm_deg)
     w, f = fwhm_deg[:, None], lorentz_fraction[:, None]
-    u = (two_theta_deg[None, :] - center_deg[:, None]) / w
-    u2 = u * u
-    inv = 1.0 / (1.0 + 4.0 * u2)
-    lorentz = 2.0 / (jnp.pi * w) * inv
-    gauss = 2.0 / w * np.sqrt(_LN2 / np.pi) * jnp.exp(-4.0 * _LN2 * u2)
     fl, fg = f * lorentz, (1.0 - f) * gauss
     d_center = (u / w) * (8.0 * fl * inv + 8.0 * _LN2 * fg)
     d_fwhm = (fl * (8.0 * u2 * inv - 1.0) + fg * (8.0 * _LN2 * u2 - 1.0)) / w
