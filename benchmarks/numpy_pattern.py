@@ -23,8 +23,6 @@ _LN2 = np.log(2.0)
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(4)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(7)
 _GH_W = _GH_W / _GH_W.sum()
-_LATTICE_FREE = {"cubic": (0,), "tetragonal": (0, 2), "hexagonal": (0, 2), "trigonal": (0, 2),
-                 "orthorhombic": (0, 1, 2), "monoclinic": (0, 1, 2, 4), "triclinic": (0, 1, 2, 3, 4, 5)}
 
 
 def _metric(lat):
@@ -38,6 +36,9 @@ class NumpyPattern:
 
     def __init__(self, setup):
         from instruments.xrd.form_factors import MOTT_BETHE_PREFACTOR_A
+        from twin.fit.pattern import _LATTICE_FREE  # which lattice parameters the setup refines (its layout)
+
+        self.lattice_free = _LATTICE_FREE
 
         self.mott = float(MOTT_BETHE_PREFACTOR_A)
         self.tth = np.asarray(setup.two_theta_deg, float)
@@ -95,7 +96,7 @@ class NumpyPattern:
         y = self.cheb @ x[self.bg] if self.bg else np.zeros_like(self.tth)
         for ph, (i_scale, i_lat, i_size, i_width, i_strain) in zip(self.phases, self.layout, strict=True):
             lat = ph["lattice"].copy()
-            lat[list(_LATTICE_FREE[ph["system"]])] = x[list(i_lat)]
+            lat[list(self.lattice_free[ph["system"]])] = x[list(i_lat)]
             if ph["system"] == "cubic":
                 lat[1] = lat[2] = lat[0]
             elif ph["system"] in ("tetragonal", "hexagonal", "trigonal"):
