@@ -233,7 +233,8 @@ class StepCoefficients:
         d_host_pv: b³ (F_host + pV)_o − (F_host + pV)_c [kJ/mol per site] (Ω without adsorption).
         barrier: b³ W(T) [kJ/mol per site].
         ads_scale: b³ RT N_p of the transported guest, (n_phases,) [kJ/mol per site].
-        affinity: K_p [1/Pa], (n_phases,). n_max: N_p, (n_phases,).
+        affinity: K_p [1/Pa], (n_phases,). affinity_ratio: K_c/K_o. log_affinity: ln(K_o/Pa⁻¹).
+        n_max: N_p, (n_phases,).
         log_f_gas: ln(f_gas/Pa). gas_mobility: N_p θ_p(1 − θ_p) at the gas fugacity, (n_phases,).
         key1, key2: the step's noise keys (:func:`twin.engine.model.step_keys`), uint32; one pair per crystal
             in a batch.
@@ -246,6 +247,8 @@ class StepCoefficients:
     barrier: Array
     ads_scale: Array
     affinity: Array
+    affinity_ratio: Array
+    log_affinity: Array
     n_max: Array
     log_f_gas: Array
     gas_mobility: Array
@@ -284,6 +287,8 @@ def step_coefficients(drive: Drive, meso: MesoscaleParams, config: EngineConfig,
         barrier=b3 * drive.barrier,
         ads_scale=b3 * drive.rt * drive.n_max,
         affinity=jnp.exp(drive.log_k),
+        affinity_ratio=jnp.exp(drive.log_k[0] - drive.log_k[-1]),
+        log_affinity=drive.log_k[-1],
         n_max=drive.n_max,
         log_f_gas=drive.log_f_gas,
         gas_mobility=drive.n_max * theta_gas * (1.0 - theta_gas),
@@ -306,16 +311,21 @@ def _update(meso: MesoscaleParams, spec: _Spec, state: TwinState, c: StepCoeffic
     # surface and defect terms of Ω_o,i − Ω_c,i (model.site_potentials, as a difference)
     local = (model.surface_term(links, gamma[-1] - gamma[0], meso.face_weight.astype(dt_t), dt_t)
              + (delta[-1] - delta[0]) * model.defect(links, dt_t))
+    need_halo = cfg.eta_dynamics or spec.fracture or cfg.guest_diffusion
+    eta_halo = model.halo(eta, spec.periodic) if need_halo else None
     if cfg.guest_diffusion:
-        f = model.fugacity_from_loading(loading, eta, c.n_max, c.affinity)
-        kf_c, kf_o = c.affinity[0] * f, c.affinity[-1] * f
-        ads = c.ads_scale[-1] * jnp.log1p(kf_o) - c.ads_scale[0] * jnp.log1p(kf_c)
+        # the local-isotherm fields on the halo'd grid (from the halos of η and n), so that the stencil reads
+        # each neighbour's value as an offset slice; computed inside a conditional (never false; its predicate
+        # is not batched, so it stays one under vmap), which XLA cannot fuse into the stencil's six offset reads
+        # of each field, where it would recompute them (XLA on CPU drops optimisation barriers before fusion)
+        x_halo, *transport_fields = jax.lax.cond(c.eta_rate >= 0.0, _guest_fields, _no_guest_fields,
+                                                 model.halo(loading, spec.periodic), eta_halo, c)
+        ads = model.adsorption_term(model.neighbour(x_halo, 0, 0), c.affinity_ratio, c.ads_scale)
         d_omega = c.d_host_pv - ads + local
     else:
         d_omega = c.d_omega + local
     new_eta = eta
     coupling = meso.coupling_kj_mol.astype(dt_t)
-    eta_halo = model.halo(eta, spec.periodic) if cfg.eta_dynamics or spec.fracture else None
     if cfg.eta_dynamics:
         coherency = meso.coherency_kj_mol.astype(dt_t) if spec.coherent else None
         force = model.eta_force(eta, links, 0.0, d_omega, c.barrier, coupling, spec.periodic, eta_halo, coherency)
@@ -325,17 +335,23 @@ def _update(meso: MesoscaleParams, spec: _Spec, state: TwinState, c: StepCoeffic
             new_eta = new_eta + c.noise_amplitude * inside * xi
     if cfg.guest_diffusion:
         h = model.smoothstep(jnp.clip(eta, 0.0, 1.0))
-        theta_c, theta_o = kf_c / (1.0 + kf_c), kf_o / (1.0 + kf_o)
-        mobility = (1.0 - h) * c.n_max[0] * theta_c * (1.0 - theta_c) + h * c.n_max[-1] * theta_o * (1.0 - theta_o)
         mobility_gas = (1.0 - h) * c.gas_mobility[0] + h * c.gas_mobility[-1]
-        dif = meso.diffusivity_A2_s.astype(dt_t)
-        diffusivity = (1.0 - h) * dif[0] + h * dif[-1]
-        inflow = model.guest_fluxes_divergence(jnp.log(f), mobility, mobility_gas, diffusivity, links, c.log_f_gas,
-                                               spec.spacing_A, spec.periodic, cfg.gas_exchange)
+        inflow = model.guest_fluxes_divergence(tuple(transport_fields), eta_halo, mobility_gas,
+                                               meso.diffusivity_A2_s.astype(dt_t), links,
+                                               c.log_f_gas + c.log_affinity,
+                                               spec.spacing_A, cfg.gas_exchange)
         loading = loading + jnp.asarray(cfg.dt_s, dt_t) * inflow
     if spec.fracture:
         links = _fracture(eta, links, coupling, meso.cohesion_kj_mol.astype(dt_t), spec.periodic, eta_halo)
     return TwinState(new_eta, links, loading, state.key, state.step + 1, state.error)
+
+
+def _guest_fields(loading_halo, eta_halo, c: StepCoefficients):
+    return model.guest_site_fields(loading_halo, eta_halo, c.n_max, c.affinity_ratio)
+
+
+def _no_guest_fields(loading_halo, eta_halo, c: StepCoefficients):  # never taken (eta_rate > 0)
+    return tuple(jnp.zeros_like(loading_halo) for _ in range(4))
 
 
 def _conditions_at(table: ProtocolTable, spec: _Spec, time_s) -> Conditions:
@@ -430,7 +446,13 @@ def _hydrolyse(meso: MesoscaleParams, spec: _Spec, state: TwinState, temperature
     return TwinState(state.eta, links, state.loading, state.key, state.step, state.error)
 
 
-_run_chunk = jax.jit(_chunk, static_argnames=("spec", "n_steps"), donate_argnames=("state",))
+#: XLA options of the compiled chunk: on CPU, 512-bit vectors where the processor has them (AVX-512; measured
+#: 10–15 % more site updates per second on a 2-core AMD EPYC, Zen 4); ignored by other backends and, where the
+#: processor lacks them, split by LLVM into narrower ones
+CHUNK_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
+
+_run_chunk = jax.jit(_chunk, static_argnames=("spec", "n_steps"), donate_argnames=("state",),
+                     compiler_options=CHUNK_COMPILER_OPTIONS)
 
 
 class Engine:

@@ -62,9 +62,10 @@ schemes, IEEE Trans. Electron Devices 16, 64 (1969), which uses the same mean).
 The local fugacity is the positive root of a quadratic: with x = K_o f, r = K_c/K_o, a = (1 − h) N_c and
 b = h N_o, n = a r x/(1 + r x) + b x/(1 + x) is r(n − a − b) x² + [r(n − a) + (n − b)] x + n = 0, solved in
 the cancellation-free form (:func:`fugacity_from_loading`; one square root instead of a Newton iteration).
-Cost notes (CPU, measured with ``benchmarks/bench_engine.py``): ln M and √M are computed once per site and
-read by the six neighbours, and the exchange with the gas is one term per site (the exposed faces share
-ln f_gas and M_gas), not one per face.
+Cost notes (CPU, measured with ``benchmarks/bench_engine.py``): K_o f, its logarithm, M and ln M are
+computed once per site (:func:`guest_site_fields`, on the halo'd grid) and read by the six neighbours, the
+logarithmic mean needs no square root (:func:`log_mean_from_logs`), and the exchange with the gas is one term
+per site (the exposed faces share ln f_gas and M_gas), not one per face.
 
 Left out: the finite-range (shape-dependent) part of the elastic interactions, adsorption heat, guest noise.
 
@@ -78,6 +79,9 @@ function of position and step: identical under sharding, on resume and for any c
 """
 
 from __future__ import annotations
+
+import math
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -111,8 +115,11 @@ __all__ = [
     "loading_from_log_fugacity",
     "fugacity_from_loading",
     "log_fugacity_from_loading",
+    "guest_site_fields",
+    "adsorption_term",
     "guest_fluxes_divergence",
     "log_mean",
+    "log_mean_from_logs",
 ]
 
 
@@ -357,8 +364,9 @@ def fugacity_from_loading(n, eta, n_max, k):
 
     The positive root of r(n − n̄) x² + [r(n − a) + (n − b)] x + n = 0, x = K_o f (module docstring), as
     2n/(s − q₁) when q₁ ≤ 0 and (q₁ + s)/(2r(n̄ − n)) otherwise, s = √(q₁² + 4r(n̄ − n)n), so neither form
-    cancels. n is clipped to [10⁻³⁰, 1 − 10⁻⁶]·n̄ (an empty site has a tiny, finite fugacity; a full one a
-    large, finite one).
+    cancels. n is clipped to [10⁻³⁰ n̄ + 10⁻³⁷, (1 − 10⁻⁶) n̄] with n̄ ≥ 10⁻³⁰ (an empty site has a tiny, finite
+    fugacity, a full one a large, finite one, and a site whose phase does not adsorb the guest at all a
+    finite one too).
 
     Args:
         n: loading per site [molecules per site cell].
@@ -366,18 +374,21 @@ def fugacity_from_loading(n, eta, n_max, k):
         n_max: (n_c, n_o) capacities [molecules per site cell].
         k: (K_c, K_o) Langmuir affinities [1/Pa].
     """
+    return _scaled_fugacity(n, eta, n_max, k[0] / k[-1]) / k[-1]
+
+
+def _scaled_fugacity(n, eta, n_max, ratio):
+    """x = K_o f of :func:`fugacity_from_loading`, with ``ratio`` r = K_c/K_o."""
     h = smoothstep(jnp.clip(eta, 0.0, 1.0))
     a = (1.0 - h) * n_max[0]
     b = h * n_max[-1]
-    n_bar = a + b
-    n = jnp.clip(n, 1e-30 * n_bar, (1.0 - 1e-6) * n_bar)
-    r = k[0] / k[-1]
-    q2 = r * (n_bar - n)  # minus the x² coefficient, > 0
-    q1 = r * (n - a) + (n - b)
-    s = jnp.sqrt(q1 * q1 + 4.0 * q2 * n)
-    negative = q1 <= 0.0
-    x = jnp.where(negative, 2.0 * n, q1 + s) / jnp.where(negative, s - q1, 2.0 * q2)
-    return x / k[-1]
+    n_bar = jnp.maximum(a + b, 1e-30)
+    n = jnp.clip(n, 1e-30 * n_bar + 1e-37, (1.0 - 1e-6) * n_bar)
+    q2 = ratio * (n_bar - n)  # minus the x² coefficient, > 0
+    q1 = ratio * (n - a) + (n - b)
+    t = jnp.sqrt(q1 * q1 + 4.0 * q2 * n) + jnp.abs(q1)
+    positive = q1 > 0.0
+    return jnp.where(positive, t, 2.0 * n) / jnp.where(positive, 2.0 * q2, t)
 
 
 def log_fugacity_from_loading(n, eta, n_max, log_k, newton_steps: int = 0):
@@ -393,60 +404,120 @@ def log_fugacity_from_loading(n, eta, n_max, log_k, newton_steps: int = 0):
 def log_mean(a: Array, b: Array) -> Array:
     r"""Logarithmic mean :math:`(a-b)/(\ln a - \ln b)` of positive numbers, with L(a, a) = a.
 
-    Values below 10⁻³⁰ are raised to it; computed by :func:`log_mean_from_roots_and_logs`.
+    Values below 10⁻³⁰ are raised to it; computed by :func:`log_mean_from_logs`.
     """
     tiny = jnp.asarray(1e-30, a.dtype)
     a, b = jnp.maximum(a, tiny), jnp.maximum(b, tiny)
-    return log_mean_from_roots_and_logs(jnp.sqrt(a), jnp.log(a), jnp.sqrt(b), jnp.log(b))
+    return log_mean_from_logs(a, jnp.log(a), b, jnp.log(b))
 
 
-def log_mean_from_roots_and_logs(root_a, log_a, root_b, log_b):
-    r"""L(a, b) from √a, ln a, √b, ln b (each computed once per site, read by every neighbour).
+def _tanh_over_x_series(n_terms: int) -> tuple[float, ...]:
+    """Taylor coefficients of tanh(x)/x in powers of x², c_n = 2²ⁿ(2²ⁿ − 1) B₂ₙ/(2n)! (n = 1, 2, …), from
+    exact Bernoulli numbers B_m (recurrence Σ_{k≤m} C(m+1, k) B_k = 0; Abramowitz & Stegun 23.1 and 4.5.64)."""
+    bern = [Fraction(1)]
+    for m in range(1, 2 * n_terms + 1):
+        bern.append(-sum(math.comb(m + 1, k) * bern[k] for k in range(m)) / (m + 1))
+    return tuple(float(4**n * (4**n - 1) * bern[2 * n] / math.factorial(2 * n)) for n in range(1, n_terms + 1))
 
-    With d = ln a − ln b and x = d/2, L = √(ab)·sinh(x)/x: for |d| < ½ the series
-    :math:`\sqrt{ab}\,(1 + x^2/6 + x^4/120 + x^6/5040 + x^8/362880)` (next term < 3·10⁻¹⁴), else
-    (a − b)/d with a − b ≥ 0.39 max(a, b) (no cancellation). Symmetric in (a, b), so a link's flux is the
-    same, with opposite sign, seen from both ends.
+
+#: terms of the tanh(x)/x series per float width: the first omitted one is below 8.5·10⁻⁹ (float32, 5 terms)
+#: and 2.3·10⁻¹⁸ (float64, 11 terms) for |x| < 1/4
+_LOG_MEAN_SERIES = {4: _tanh_over_x_series(5), 8: _tanh_over_x_series(11)}
+
+
+def log_mean_from_logs(a, log_a, b, log_b):
+    r"""L(a, b) from a, ln a, b, ln b (ln a computed once per site, read by every neighbour).
+
+    With d = ln a − ln b and x = d/2, a ± b = 2√(ab)(cosh x, sinh x), so L = ½(a + b)·tanh(x)/x: for
+    |d| < ½ the Taylor series of tanh(x)/x (:func:`_tanh_over_x_series`; alternating, so truncated below the
+    float's rounding), else (a − b)/d with a − b ≥ 0.39 max(a, b) (no cancellation). Symmetric in (a, b), so
+    a link's flux is the same, with opposite sign, seen from both ends, and it needs no square root (unlike
+    the form √(ab) sinh x/x).
     """
     d = log_a - log_b
     small = jnp.abs(d) < 0.5
     x2 = 0.25 * d * d
-    series = root_a * root_b * (1.0 + x2 * (1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (1.0 / 5040.0 + x2 * (1.0 / 362880.0)))))
-    direct = (root_a * root_a - root_b * root_b) / jnp.where(small, 1.0, d)
-    return jnp.where(small, series, direct)
+    coefficients = _LOG_MEAN_SERIES[8 if jnp.dtype(d.dtype).itemsize >= 8 else 4]
+    series = coefficients[-1]
+    for c in coefficients[-2::-1]:
+        series = c + x2 * series
+    direct = (a - b) / jnp.where(small, 1.0, d)
+    return jnp.where(small, 0.5 * (a + b) * series, direct)
 
 
-def guest_fluxes_divergence(log_f, mobility, mobility_gas, diffusivity, links, log_f_gas, spacing_A,
-                            periodic: bool, gas_exchange: bool = True):
+def guest_site_fields(loading, eta, n_max, affinity_ratio):
+    r"""Per-site fields of the local isotherm that the transport stencil and the η force read.
+
+    Returns ``(x, log_x, mobility, log_mobility)``: x = K_o f of the site's loading (the open phase's
+    K f, :func:`fugacity_from_loading`), ln x (= ln f + ln K_o: the stencil only needs differences of ln f),
+    M = ∂n/∂ln f (:func:`loading_from_log_fugacity`, raised to 10⁻³⁰) and ln M.
+
+    Args:
+        loading, eta: per site.
+        n_max: (N_c, N_o). affinity_ratio: r = K_c/K_o.
+
+    Elementwise: the engine evaluates it on the halo'd grid (from the halos of η and n), so the stencil reads
+    each neighbour's value as an offset slice. Written for XLA's fusion on CPU, which writes to memory every
+    transcendental value that more than one output uses: only x is shared, and M comes from it in one
+    division, x[(1 − h) N_c r (1 + x)² + h N_o (1 + r x)²] / [(1 + x)(1 + r x)]², which is
+    (1 − h) N_c θ_c(1 − θ_c) + h N_o θ_o(1 − θ_o) with θ_p = K_p f/(1 + K_p f).
+    """
+    x = _scaled_fugacity(loading, eta, n_max, affinity_ratio)
+    h = smoothstep(jnp.clip(eta, 0.0, 1.0))
+    one_x, one_rx = 1.0 + x, 1.0 + affinity_ratio * x
+    denominator = one_x * one_rx
+    denominator = denominator * denominator
+    numerator = x * ((1.0 - h) * n_max[0] * affinity_ratio * one_x * one_x + h * n_max[-1] * one_rx * one_rx)
+    mobility = jnp.maximum(numerator, 1e-30 * denominator) / denominator
+    return x, jnp.log(x), mobility, jnp.log(mobility)
+
+
+def adsorption_term(x, affinity_ratio, ads_scale):
+    r"""The adsorption part of Ω_o − Ω_c at a site, S_o ln(1 + K_o f) − S_c ln(1 + K_c f) [kJ/mol per site],
+    from x = K_o f, r = K_c/K_o and S_p = ``ads_scale`` = b³RT N_p.
+
+    ln(1 + Kf), not log1p (XLA's log1p costs two logarithms and a division): its absolute error in float32
+    is below 2⁻²³, so that of the term below 1.2·10⁻⁷ (S_c + S_o), e.g. 4·10⁻⁶ kJ/mol for MIL-53(Al) and CO2
+    at 303 K, far below RT.
+    """
+    return ads_scale[-1] * jnp.log(1.0 + x) - ads_scale[0] * jnp.log(1.0 + affinity_ratio * x)
+
+
+def guest_fluxes_divergence(fields_halo, eta_halo, mobility_gas, diffusivity, links, log_x_gas, spacing_A,
+                            gas_exchange: bool = True):
     r"""Net inflow Σ_j J_{j→i} per site [molecules per site cell per s] (flux form: conserves Σ n exactly).
 
     Args:
-        log_f: ln f per site. mobility: M = ∂n/∂ln f per site. mobility_gas: M of each site at the gas
-            fugacity (the ghost site of an exposed face). diffusivity: D(η) per site [Å²/s].
-        links: packed bits. log_f_gas: ln f of the gas (boundary condition on exposed faces).
+        fields_halo: ``(log_x, mobility, log_mobility)`` of :func:`guest_site_fields` on the halo'd grid
+            (shape of :func:`halo`'s output); ln x = ln f + ln K_o.
+        eta_halo: :func:`halo` of η (the diffusivity D(η) = (1 − h) D_c + h D_o of each neighbour).
+        mobility_gas: M of each site at the gas fugacity (the ghost site of an exposed face), per site.
+        diffusivity: (D_c, D_o) [Å²/s].
+        links: packed bits. log_x_gas: ln x = ln(K_o f) of the gas (boundary condition on exposed faces).
         spacing_A: site spacing (a_x, a_y, a_z) [Å].
         gas_exchange: exchange with the gas through exposed faces (False: closed crystal).
-
-    The per-site inputs of the neighbour terms (ln f, √M, ln M, D) are computed once and written with a
-    halo (:func:`halo`); the stencil reads them, instead of recomputing them inside the loop at every read.
     """
-    dtype = log_f.dtype
+    dtype = fields_halo[0].dtype
     tiny = jnp.asarray(1e-30, dtype)
-    m = jnp.maximum(mobility, tiny)
-    # one stacked array with a halo: one kernel writes all four, the stencil reads centre and neighbours
-    padded = halo(jnp.stack([log_f, jnp.sqrt(m), jnp.log(m), diffusivity]), periodic)
-    log_f, root_m, log_m, diffusivity = neighbour(padded, 0, 0)
-    inflow = jnp.zeros_like(log_f)
-    gas_rate = jnp.zeros_like(log_f)
+
+    def site_diffusivity(e):
+        return diffusivity[0] + (diffusivity[-1] - diffusivity[0]) * smoothstep(jnp.clip(e, 0.0, 1.0))
+
+    log_x, m, log_m = (neighbour(x, 0, 0) for x in fields_halo)
+    d_site = site_diffusivity(neighbour(eta_halo, 0, 0))
+    inflow = jnp.zeros_like(log_x)
+    gas_rate = jnp.zeros_like(log_x)
     for k, (axis, offset) in enumerate(DIRECTIONS):
         rate = 1.0 / (spacing_A[axis] ** 2)
-        nb_log_f, nb_root, nb_log_m, nb_d = neighbour(padded, axis, offset)
+        nb_log_x, nb_m, nb_log_m = (neighbour(x, axis, offset) for x in fields_halo)
+        nb_d = site_diffusivity(neighbour(eta_halo, axis, offset))
         l = link_bit(links, k, dtype)
-        mean_m = log_mean_from_roots_and_logs(root_m, log_m, nb_root, nb_log_m)
-        inflow = inflow + rate * l * 0.5 * (diffusivity + nb_d) * mean_m * (nb_log_f - log_f)
+        mean_m = log_mean_from_logs(m, log_m, nb_m, nb_log_m)
+        inflow = inflow + rate * l * 0.5 * (d_site + nb_d) * mean_m * (nb_log_x - log_x)
         gas_rate = gas_rate + rate * (1.0 - l)
     if gas_exchange:  # every exposed face: the same ghost site, so one term weighted by Σ_faces a_d⁻²
         mg = jnp.maximum(mobility_gas, tiny)
-        mean_g = log_mean_from_roots_and_logs(root_m, log_m, jnp.sqrt(mg), jnp.log(mg))
-        inflow = inflow + gas_rate * diffusivity * mean_g * (log_f_gas - log_f)
+        mean_g = log_mean_from_logs(m, log_m, mg, jnp.log(mg))
+        inflow = inflow + gas_rate * d_site * mean_g * (log_x_gas - log_x)
     return inflow * inside(links, dtype)
+
