@@ -20,6 +20,9 @@ object (figures, config, versions, device).
 * Breakdown (``--standard`` and ``--large``, at the largest size ≤ 256³): the same chunk with terms switched
   off one at a time, and XLA's own account of the compiled loop (number of fused kernels per step and the
   bytes they read and write per site, parsed from the optimised HLO).
+* Kernels (every tier, at its largest size, everything on): the wall time of each XLA kernel of one chunk per
+  site update, from a ``jax.profiler`` trace, with the divisions, square roots and logarithms it contains:
+  where the time of a step goes.
 
 Setup (geometry, compilation) is untimed; fixed seeds (geometry 0, noise 0).
 """
@@ -27,12 +30,14 @@ Setup (geometry, compilation) is untimed; fixed seeds (geometry 0, noise 0).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import platform
 import re
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -161,7 +166,8 @@ def steps_for(sites: int) -> int:
     return int(min(200, max(4, round(4e8 / sites))))
 
 
-def bench_engine(edge: int, terms: dict, material, repeats: int, with_hlo: bool = False) -> dict:
+def bench_engine(edge: int, terms: dict, material, repeats: int, with_hlo: bool = False,
+                 with_kernels: bool = False) -> dict:
     eng, state = build(edge, terms, material)
     sites = edge**3
     n_steps = steps_for(sites)
@@ -189,7 +195,49 @@ def bench_engine(edge: int, terms: dict, material, repeats: int, with_hlo: bool 
                                      + mem.temp_size_in_bytes) / sites
     if with_hlo:
         out["hlo_loop"] = loop_traffic(compiled.as_text(), sites)
+    if with_kernels:
+        out["kernels"] = kernel_times(compiled, args, box, sites * n_steps)
     return out
+
+
+EXPENSIVE_OPS = ("divide", "sqrt", "rsqrt", "log", "log-plus-one", "exponential", "power", "tanh")
+
+
+def kernel_times(compiled, args, box, updates: int) -> list[dict] | None:
+    """Wall time of each XLA kernel of one call, per site update, from a ``jax.profiler`` trace (the CPU
+    runtime records one event per kernel), with the expensive elementwise operations each one contains.
+
+    Kernels of the per-step loop appear once per step; times are summed over the call. Returns the kernels
+    that take ≥ 1 % of the call, slowest first (``None`` if the trace cannot be read: its format is not an API).
+    """
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            with jax.profiler.trace(tmp, create_perfetto_trace=True):
+                box[0] = jax.block_until_ready(compiled(*args, box[0]))
+            trace = json.load(gzip.open(next(Path(tmp).rglob("*.trace.json.gz"))))
+        totals, calls = {}, {}
+        for e in trace["traceEvents"]:
+            name = e.get("name", "")
+            if e.get("ph") != "X" or name.startswith(("$", "ThunkExecutor", "PjitFunction", "while", "cond")):
+                continue
+            totals[name] = totals.get(name, 0.0) + e["dur"] * 1e3  # µs -> ns
+            calls[name] = calls.get(name, 0) + 1
+        hlo = compiled.as_text()
+        called = dict(re.findall(r"%(\S+) = [^\n]*? fusion\([^\n]*?calls=%([\w.\-]+)", hlo))
+        total = sum(totals.values())
+        out = []
+        for name, ns in sorted(totals.items(), key=lambda kv: -kv[1]):
+            if ns < 0.01 * total:
+                break
+            body = re.search(rf"^%{re.escape(called.get(name, name))} .*?^}}", hlo, re.S | re.M)
+            ops = {}
+            for op in re.findall(r" ([a-z\-]+)\(", body.group(0)) if body else []:
+                if op in EXPENSIVE_OPS:
+                    ops[op] = ops.get(op, 0) + 1
+            out.append({"kernel": name, "calls": calls[name], "ns_per_update": ns / updates, "expensive_ops": ops})
+        return out
+    except Exception:  # noqa: BLE001 - the trace and HLO text formats are not APIs; the figure is optional
+        return None
 
 
 def loop_traffic(hlo: str, sites: int) -> dict | None:
@@ -382,7 +430,7 @@ def main() -> None:
     results = []
     for size in cfg["sizes"]:
         edge = EDGES[size]
-        r = bench_engine(edge, FULL, material, cfg["repeats"], with_hlo=True)
+        r = bench_engine(edge, FULL, material, cfg["repeats"], with_hlo=True, with_kernels=size == cfg["sizes"][-1])
         r["roofline_updates_per_s"] = bandwidth / r["state_bytes_per_update"]
         r["roofline_fraction"] = r["updates_per_s"] / r["roofline_updates_per_s"]
         if edge <= cfg["numpy_max_edge"]:
