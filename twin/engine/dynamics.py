@@ -315,10 +315,11 @@ def _update(meso: MesoscaleParams, spec: _Spec, state: TwinState, c: StepCoeffic
     eta_halo = model.halo(eta, spec.periodic) if need_halo else None
     if cfg.guest_diffusion:
         # the local-isotherm fields on the halo'd grid (from the halos of η and n), so that the stencil reads
-        # each neighbour's value as an offset slice; computed inside a conditional (never false; its predicate
-        # is not batched, so it stays one under vmap), which XLA cannot fuse into the stencil's six offset reads
-        # of each field, where it would recompute them (XLA on CPU drops optimisation barriers before fusion)
-        x_halo, *transport_fields = jax.lax.cond(c.eta_rate >= 0.0, _guest_fields, _no_guest_fields,
+        # each neighbour's value as an offset slice; computed inside a conditional (never false, NaN included;
+        # its predicate is not batched, so it stays one under vmap), which XLA cannot fuse into the stencil's
+        # seven offset reads of each field, where it would recompute them (XLA on CPU drops optimisation
+        # barriers before fusion)
+        x_halo, *transport_fields = jax.lax.cond(~(c.eta_rate < 0.0), _guest_fields, _no_guest_fields,
                                                  model.halo(loading, spec.periodic), eta_halo, c)
         ads = model.adsorption_term(model.neighbour(x_halo, 0, 0), c.affinity_ratio, c.ads_scale)
         d_omega = c.d_host_pv - ads + local
@@ -350,7 +351,7 @@ def _guest_fields(loading_halo, eta_halo, c: StepCoefficients):
     return model.guest_site_fields(loading_halo, eta_halo, c.n_max, c.affinity_ratio)
 
 
-def _no_guest_fields(loading_halo, eta_halo, c: StepCoefficients):  # never taken (eta_rate > 0)
+def _no_guest_fields(loading_halo, eta_halo, c: StepCoefficients):  # never taken (eta_rate ≥ 0 or NaN)
     return tuple(jnp.zeros_like(loading_halo) for _ in range(4))
 
 

@@ -143,10 +143,13 @@ def shift(x: Array, axis: int, offset: int, periodic: bool) -> Array:
 def halo(x: Array, periodic: bool) -> Array:
     """``x`` padded by one plane on each side of the last three axes (zeros, or the periodic images).
 
-    The padded copy passes an ``optimization_barrier``, so it is written once and the six neighbour reads
-    of a stencil are plain offset slices of it (:func:`neighbour`). Shifting by concatenation inside the
-    fused stencil instead costs a select per element and read (measured 10× slower for the guest fluxes on
-    CPU). Under sharding the pad of the sharded axis is where the halo exchange happens.
+    The padded copy is written once and the seven reads of a stencil (the site and its six neighbours)
+    are plain offset slices of it (:func:`neighbour`). Shifting by concatenation inside the fused stencil
+    instead costs a select per element and read (measured 10× slower for the guest fluxes on CPU). The
+    copy passes an ``optimization_barrier`` (which keeps the early HLO passes from folding the pad into
+    its readers; XLA on CPU drops barriers before fusion, which on its own leaves a pad read at several
+    offsets as a kernel of its own). Under sharding the pad of the sharded axis is where the halo
+    exchange happens.
     """
     width = [(0, 0)] * (x.ndim - 3) + [(1, 1)] * 3
     padded = jnp.pad(x, width, mode="wrap") if periodic else jnp.pad(x, width)
@@ -364,9 +367,10 @@ def fugacity_from_loading(n, eta, n_max, k):
 
     The positive root of r(n − n̄) x² + [r(n − a) + (n − b)] x + n = 0, x = K_o f (module docstring), as
     2n/(s − q₁) when q₁ ≤ 0 and (q₁ + s)/(2r(n̄ − n)) otherwise, s = √(q₁² + 4r(n̄ − n)n), so neither form
-    cancels. n is clipped to [10⁻³⁰ n̄ + 10⁻³⁷, (1 − 10⁻⁶) n̄] with n̄ ≥ 10⁻³⁰ (an empty site has a tiny, finite
-    fugacity, a full one a large, finite one, and a site whose phase does not adsorb the guest at all a
-    finite one too).
+    cancels. n is clipped to [max(10⁻²⁵ n̄, 10⁻³⁰), (1 − 10⁻⁶) n̄] with n̄ raised to 10⁻²⁰: an empty site has
+    a tiny, finite fugacity, a full one a large, finite one, and so has a site whose phase does not adsorb
+    the guest at all (N_p = 0). In float32 that keeps x, ln x and M finite at every site, the ghost sites
+    of the halo (η = n = 0) included, for 10⁻¹¹ ≲ K_c/K_o ≲ 10¹².
 
     Args:
         n: loading per site [molecules per site cell].
@@ -382,15 +386,13 @@ def _scaled_fugacity(n, eta, n_max, ratio):
     h = smoothstep(jnp.clip(eta, 0.0, 1.0))
     a = (1.0 - h) * n_max[0]
     b = h * n_max[-1]
-    n_bar = jnp.maximum(a + b, 1e-30)
-    n = jnp.clip(n, 1e-30 * n_bar + 1e-37, (1.0 - 1e-6) * n_bar)
+    n_bar = jnp.maximum(a + b, 1e-20)
+    n = jnp.clip(n, jnp.maximum(1e-25 * n_bar, 1e-30), (1.0 - 1e-6) * n_bar)
     q2 = ratio * (n_bar - n)  # minus the x² coefficient, > 0
     q1 = ratio * (n - a) + (n - b)
     t = jnp.sqrt(q1 * q1 + 4.0 * q2 * n) + jnp.abs(q1)
     positive = q1 > 0.0
     return jnp.where(positive, t, 2.0 * n) / jnp.where(positive, 2.0 * q2, t)
-
-
 def log_fugacity_from_loading(n, eta, n_max, log_k, newton_steps: int = 0):
     r"""ln f solving n(η, f) = n: ln of :func:`fugacity_from_loading`, then ``newton_steps`` Newton steps in
     ln f (not needed in float32: the closed form is exact to rounding; kept for float64 polishing)."""
@@ -459,15 +461,18 @@ def guest_site_fields(loading, eta, n_max, affinity_ratio):
     Elementwise: the engine evaluates it on the halo'd grid (from the halos of η and n), so the stencil reads
     each neighbour's value as an offset slice. Written for XLA's fusion on CPU, which writes to memory every
     transcendental value that more than one output uses: only x is shared, and M comes from it in one
-    division, x[(1 − h) N_c r (1 + x)² + h N_o (1 + r x)²] / [(1 + x)(1 + r x)]², which is
+    kernel, as x[(1 − h) N_c r w + h N_o]/(1 + x)² with w = (1 + x)²/(1 + r x)², which is
     (1 − h) N_c θ_c(1 − θ_c) + h N_o θ_o(1 − θ_o) with θ_p = K_p f/(1 + K_p f).
     """
     x = _scaled_fugacity(loading, eta, n_max, affinity_ratio)
     h = smoothstep(jnp.clip(eta, 0.0, 1.0))
+    # M = x[(1 − h) N_c r w + h N_o]/(1 + x)² with w = (1 + x)²/(1 + r x)²: bounded terms (the squares of
+    # (1 + x)(1 + r x) would overflow float32 at full sites for K_c/K_o below 10⁻⁷ or above 10⁷); each
+    # division's result used once, which XLA fuses into one kernel
     one_x, one_rx = 1.0 + x, 1.0 + affinity_ratio * x
-    denominator = one_x * one_rx
-    denominator = denominator * denominator
-    numerator = x * ((1.0 - h) * n_max[0] * affinity_ratio * one_x * one_x + h * n_max[-1] * one_rx * one_rx)
+    denominator = one_x * one_x
+    w = denominator / (one_rx * one_rx)
+    numerator = x * ((1.0 - h) * n_max[0] * affinity_ratio * w + h * n_max[-1])
     mobility = jnp.maximum(numerator, 1e-30 * denominator) / denominator
     return x, jnp.log(x), mobility, jnp.log(mobility)
 
@@ -476,9 +481,9 @@ def adsorption_term(x, affinity_ratio, ads_scale):
     r"""The adsorption part of Ω_o − Ω_c at a site, S_o ln(1 + K_o f) − S_c ln(1 + K_c f) [kJ/mol per site],
     from x = K_o f, r = K_c/K_o and S_p = ``ads_scale`` = b³RT N_p.
 
-    ln(1 + Kf), not log1p (XLA's log1p costs two logarithms and a division): its absolute error in float32
-    is below 2⁻²³, so that of the term below 1.2·10⁻⁷ (S_c + S_o), e.g. 4·10⁻⁶ kJ/mol for MIL-53(Al) and CO2
-    at 303 K, far below RT.
+    ln(1 + Kf), not log1p (XLA's log1p costs two logarithms and a division): rounding 1 + Kf adds at most
+    2⁻²⁴ to the absolute error of each logarithm, so at most 6·10⁻⁸ (S_c + S_o) to that of the term beyond
+    log1p's, e.g. 2·10⁻⁶ kJ/mol for MIL-53(Al) and CO2 at 303 K, far below RT.
     """
     return ads_scale[-1] * jnp.log(1.0 + x) - ads_scale[0] * jnp.log(1.0 + affinity_ratio * x)
 
