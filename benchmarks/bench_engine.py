@@ -330,7 +330,8 @@ def numpy_step(eta, loading, links, step, c, meso, spacing, terms):
     defect = ((links >> 7) & 1).astype(f32)
     g, d = np.asarray(meso.surface_energy_kj_mol), np.asarray(meso.defect_shift_kj_mol)
     local = (g[-1] - g[0]) * exposed + (d[-1] - d[0]) * defect
-    nmax, aff = np.asarray(c.n_max), np.asarray(c.affinity)
+    nmax = np.asarray(c.n_max)
+    aff = np.exp(np.float32(c.log_affinity)) * np.asarray([c.affinity_ratio, 1.0], np.float32)  # (K_c, K_o)
     h = np.clip(eta, 0, 1)
     h = h * h * (3 - 2 * h)
     if terms["guest_diffusion"]:

@@ -233,7 +233,7 @@ class StepCoefficients:
         d_host_pv: b³ (F_host + pV)_o − (F_host + pV)_c [kJ/mol per site] (Ω without adsorption).
         barrier: b³ W(T) [kJ/mol per site].
         ads_scale: b³ RT N_p of the transported guest, (n_phases,) [kJ/mol per site].
-        affinity: K_p [1/Pa], (n_phases,). affinity_ratio: K_c/K_o. log_affinity: ln(K_o/Pa⁻¹).
+        affinity_ratio: K_c/K_o of the transported guest. log_affinity: ln(K_o/Pa⁻¹).
         n_max: N_p, (n_phases,).
         log_f_gas: ln(f_gas/Pa). gas_mobility: N_p θ_p(1 − θ_p) at the gas fugacity, (n_phases,).
         key1, key2: the step's noise keys (:func:`twin.engine.model.step_keys`), uint32; one pair per crystal
@@ -246,7 +246,6 @@ class StepCoefficients:
     d_host_pv: Array
     barrier: Array
     ads_scale: Array
-    affinity: Array
     affinity_ratio: Array
     log_affinity: Array
     n_max: Array
@@ -286,7 +285,6 @@ def step_coefficients(drive: Drive, meso: MesoscaleParams, config: EngineConfig,
         d_host_pv=b3 * (drive.host_pv[-1] - drive.host_pv[0]),
         barrier=b3 * drive.barrier,
         ads_scale=b3 * drive.rt * drive.n_max,
-        affinity=jnp.exp(drive.log_k),
         affinity_ratio=jnp.exp(drive.log_k[0] - drive.log_k[-1]),
         log_affinity=drive.log_k[-1],
         n_max=drive.n_max,

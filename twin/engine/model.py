@@ -378,12 +378,11 @@ def fugacity_from_loading(n, eta, n_max, k):
         n_max: (n_c, n_o) capacities [molecules per site cell].
         k: (K_c, K_o) Langmuir affinities [1/Pa].
     """
-    return _scaled_fugacity(n, eta, n_max, k[0] / k[-1]) / k[-1]
+    return _scaled_fugacity(n, smoothstep(jnp.clip(eta, 0.0, 1.0)), n_max, k[0] / k[-1]) / k[-1]
 
 
-def _scaled_fugacity(n, eta, n_max, ratio):
-    """x = K_o f of :func:`fugacity_from_loading`, with ``ratio`` r = K_c/K_o."""
-    h = smoothstep(jnp.clip(eta, 0.0, 1.0))
+def _scaled_fugacity(n, h, n_max, ratio):
+    """x = K_o f of :func:`fugacity_from_loading`, from h(η) and ``ratio`` r = K_c/K_o."""
     a = (1.0 - h) * n_max[0]
     b = h * n_max[-1]
     n_bar = jnp.maximum(a + b, 1e-20)
@@ -393,6 +392,8 @@ def _scaled_fugacity(n, eta, n_max, ratio):
     t = jnp.sqrt(q1 * q1 + 4.0 * q2 * n) + jnp.abs(q1)
     positive = q1 > 0.0
     return jnp.where(positive, t, 2.0 * n) / jnp.where(positive, 2.0 * q2, t)
+
+
 def log_fugacity_from_loading(n, eta, n_max, log_k, newton_steps: int = 0):
     r"""ln f solving n(η, f) = n: ln of :func:`fugacity_from_loading`, then ``newton_steps`` Newton steps in
     ln f (not needed in float32: the closed form is exact to rounding; kept for float64 polishing)."""
@@ -464,11 +465,10 @@ def guest_site_fields(loading, eta, n_max, affinity_ratio):
     kernel, as x[(1 − h) N_c r w + h N_o]/(1 + x)² with w = (1 + x)²/(1 + r x)², which is
     (1 − h) N_c θ_c(1 − θ_c) + h N_o θ_o(1 − θ_o) with θ_p = K_p f/(1 + K_p f).
     """
-    x = _scaled_fugacity(loading, eta, n_max, affinity_ratio)
     h = smoothstep(jnp.clip(eta, 0.0, 1.0))
-    # M = x[(1 − h) N_c r w + h N_o]/(1 + x)² with w = (1 + x)²/(1 + r x)²: bounded terms (the squares of
-    # (1 + x)(1 + r x) would overflow float32 at full sites for K_c/K_o below 10⁻⁷ or above 10⁷); each
-    # division's result used once, which XLA fuses into one kernel
+    x = _scaled_fugacity(loading, h, n_max, affinity_ratio)
+    # the form of the docstring: bounded terms (the squares of (1 + x)(1 + r x) would overflow float32 at full
+    # sites for K_c/K_o below 10⁻⁷ or above 10⁷); each division's result used once, which XLA fuses into one kernel
     one_x, one_rx = 1.0 + x, 1.0 + affinity_ratio * x
     denominator = one_x * one_x
     w = denominator / (one_rx * one_rx)
@@ -525,4 +525,3 @@ def guest_fluxes_divergence(fields_halo, eta_halo, mobility_gas, diffusivity, li
         mean_g = log_mean_from_logs(m, log_m, mg, jnp.log(mg))
         inflow = inflow + gas_rate * d_site * mean_g * (log_x_gas - log_x)
     return inflow * inside(links, dtype)
-

@@ -126,7 +126,8 @@ def _reference_step(eta, loading, links, c, meso, spacing, periodic, dt):
     local = (gamma[-1] - gamma[0]) * sum(w[d] * exposed[d] for d in range(3)) + (delta[-1] - delta[0]) * defect
     cl = np.clip(eta, 0.0, 1.0)
     h = cl * cl * (3.0 - 2.0 * cl)
-    n_max, k = np.asarray(c.n_max, f64), np.asarray(c.affinity, f64)
+    n_max = np.asarray(c.n_max, f64)
+    k = np.exp(f64(c.log_affinity)) * np.asarray([f64(c.affinity_ratio), 1.0])  # (K_c, K_o)
     n_bar = (1.0 - h) * n_max[0] + h * n_max[1]
     n = np.clip(loading, 1e-25 * n_bar, (1.0 - 1e-6) * n_bar)
     lo, hi = np.full(eta.shape, -150.0), np.full(eta.shape, 150.0)  # ln(f/Pa)
