@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.errors import MaterialError
+from mofcore.errors import MaterialError
 
 __all__ = ["common_ordering", "interpolate_structure", "to_ase", "crystal_atoms"]
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from twin.atomic import atomic_path
-from twin.errors import DataFormatError
+from mofcore.atomic import atomic_path
+from mofcore.errors import DataFormatError
 
 __all__ = [
     "XRD_FORMAT",

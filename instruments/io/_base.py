@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from twin.errors import DataFormatError
+from mofcore.constants import XRAY_LINES_A
+from mofcore.errors import DataFormatError
 
 __all__ = [
     "fail",
@@ -34,17 +35,9 @@ __all__ = [
 #: readers refuse files larger than this (a measured pattern, spectrum or isotherm is far smaller)
 MAX_FILE_BYTES = 2 * 1024**3
 
-#: Kα1, Kα2 wavelengths [Å] and Kβ of the common anodes, for formats that name only the anode.
-#: Values: Hölzer et al., Phys. Rev. A 56, 4554 (1997) (Cu, Co, Cr, Fe, Ni) and International Tables
-#: for Crystallography Vol. C, Table 4.2.2.1 (Mo, Ag). Kα2/Kα1 intensity ratio 0.5.
-KALPHA: dict[str, tuple[float, float, float]] = {
-    "Cu": (1.540598, 1.544426, 1.392250),
-    "Co": (1.788996, 1.792850, 1.620830),
-    "Cr": (2.289760, 2.293663, 2.084920),
-    "Fe": (1.936042, 1.939980, 1.756610),
-    "Mo": (0.709319, 0.713609, 0.632305),
-    "Ag": (0.559421, 0.563812, 0.497082),
-}
+#: Kα1, Kα2, Kβ wavelengths [Å] of the common anodes, for formats that name only the anode (one table for the
+#: package: :data:`mofcore.constants.XRAY_LINES_A`, with its sources).
+KALPHA = XRAY_LINES_A
 
 T = TypeVar("T")
 

@@ -1,8 +1,8 @@
 """Units that readers meet in column headers and comments, converted to the package's internal units.
 
-:mod:`instruments` must not import :mod:`twin` (so not ``twin.units``); this is the small subset a
-reader needs: axis units of spectra and patterns and the units of the conditions (temperature,
-pressure, humidity, time). Factors from :mod:`scipy.constants`.
+The unit tables are those of :mod:`mofcore.units` (the one table of the package), looked up without regard to
+case as headers write them (``pressure_kPa``, ``time_min``); this module adds only what a reader needs on top:
+recognising axes and conditions in header text.
 """
 
 from __future__ import annotations
@@ -11,27 +11,24 @@ import re
 
 from scipy import constants as sc
 
+from mofcore.units import DIMENSIONS
+
 __all__ = ["PRESSURE_PA", "TIME_S", "axis_from_label", "condition_from_text", "to_kelvin"]
 
-#: pressure unit → Pa
-PRESSURE_PA: dict[str, float] = {
-    "pa": 1.0, "hpa": 1e2, "kpa": 1e3, "mpa": 1e6, "gpa": 1e9, "bar": sc.bar, "mbar": 1e-3 * sc.bar,
-    "atm": sc.atm, "torr": sc.torr, "mmhg": sc.mmHg, "psi": sc.psi,
-}
-#: time unit → s
-TIME_S: dict[str, float] = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0, "hr": 3600.0}
+#: pressure unit (lower case) → Pa
+PRESSURE_PA: dict[str, float] = {unit.lower(): f for unit, f in DIMENSIONS["pressure"].factors.items()}
+#: time unit (lower case, with the spellings headers use) → s
+TIME_S: dict[str, float] = {unit.lower(): f for unit, f in DIMENSIONS["time"].factors.items()} | {"sec": 1.0, "hr": 3600.0}
 
 
 def to_kelvin(value: float, unit: str) -> float | None:
     """Temperature in K from a value in K, °C/degC/C or °F; ``None`` for an unknown unit."""
     u = unit.strip().lower().replace("°", "").replace("deg", "")
-    if u in ("k", "kelvin"):
-        return value
-    if u in ("c", "celsius"):
-        return value + 273.15
-    if u in ("f", "fahrenheit"):
-        return (value + 459.67) * 5.0 / 9.0
-    return None
+    spelling = {"k": "K", "kelvin": "K", "c": "degC", "celsius": "degC", "f": "degF", "fahrenheit": "degF"}.get(u)
+    if spelling is None:
+        return None
+    dim = DIMENSIONS["temperature"]
+    return value * dim.factors[spelling] + (dim.offsets or {}).get(spelling, 0.0)
 
 
 # (pattern on the lower-cased header, axis name, unit, factor to the canonical unit)

@@ -157,7 +157,7 @@ def read_dm(path: Path) -> Measurement | MeasurementSeries:
     try:
         from ncempy.io import dm as ncem_dm  # type: ignore[import-not-found]
     except ImportError:
-        from twin.errors import NotAvailableError
+        from mofcore.errors import NotAvailableError
 
         raise NotAvailableError(
             f"{path}: DM3/DM4 files need rosettasciio or ncempy (GPL, optional): "

@@ -43,13 +43,12 @@ from typing import Any
 import numpy as np
 
 from instruments.xrd.pattern import Instrument, make_instrument
-from twin.errors import DataFormatError
+from mofcore.errors import DataFormatError, UnitError
+from mofcore.units import parse_quantity
 
-__all__ = ["parse_wavelength", "parse_two_theta_range", "parse_instrument", "load_instrument", "instrument_from_toml"]
+__all__ = ["parse_setting", "parse_wavelength", "parse_two_theta_range", "parse_instrument", "load_instrument", "instrument_from_toml"]
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_LENGTH_A = {"A": 1.0, "Å": 1.0, "angstrom": 1.0, "pm": 0.01, "nm": 10.0, "um": 1e4, "µm": 1e4, "mm": 1e7}
-_ANGLE_DEG = {"deg": 1.0, "°": 1.0, "rad": 180.0 / math.pi}
 _KNOWN = {
     "source": {"wavelength", "ka2_ratio", "polarisation_fraction", "monochromator_two_theta"},
     "scan": {"two_theta", "step"},
@@ -59,28 +58,25 @@ _KNOWN = {
 }
 
 
-def _quantity(value: Any, units: dict[str, float], example: str, where: str, *, bare_ok: bool = False) -> float:
-    if isinstance(value, bool):
-        raise DataFormatError(f"{where}: expected a value such as {example}, got {value!r}")
-    if isinstance(value, int | float):
-        if bare_ok:
+def parse_setting(value: Any, dimension: str, example: str, where: str, *, bare_ok: bool = False) -> float:
+    """A length [Å] or angle [deg] through :func:`mofcore.units.parse_quantity` (the package's one parser);
+    with ``bare_ok`` a plain number is taken in the internal unit. Errors are the file's :class:`DataFormatError`."""
+    if bare_ok and not isinstance(value, bool):
+        if isinstance(value, int | float):
             return float(value)
-        raise DataFormatError(f"{where}: expected a value with a unit such as {example}, got {value!r}")
-    if not isinstance(value, str):
-        raise DataFormatError(f"{where}: expected a value such as {example}, got {value!r}")
-    m = re.fullmatch(rf"\s*({_NUM})\s*(\S*)\s*", value)
-    if not m or (m.group(2) == "" and not bare_ok) or (m.group(2) and m.group(2) not in units):
-        raise DataFormatError(
-            f"{where}: expected a value such as {example} (units: {', '.join(units)}), got {value!r}"
-        )
-    return float(m.group(1)) * (units[m.group(2)] if m.group(2) else 1.0)
+        if isinstance(value, str) and re.fullmatch(rf"\s*{_NUM}\s*", value):
+            return float(value)
+    try:
+        return parse_quantity(value, dimension, where=where)
+    except UnitError as error:
+        raise DataFormatError(f"{error} (e.g. {example})") from None
 
 
 def parse_wavelength(value: Any, where: str = "wavelength") -> float | str:
     """``"CuKa"``/``"CuKa1"`` (returned as is) or a length → λ [Å] > 0."""
     if isinstance(value, str) and value.strip() in ("CuKa", "CuKa1"):
         return value.strip()
-    lam = _quantity(value, _LENGTH_A, '"1.5406 A" or "CuKa"', where)
+    lam = parse_setting(value, "length", '"1.5406 A" or "CuKa"', where)
     if not math.isfinite(lam) or lam <= 0:
         raise DataFormatError(f"{where}: the wavelength must be positive, got {value!r}")
     return lam
@@ -93,9 +89,9 @@ def parse_two_theta_range(value: Any, where: str = "two_theta") -> tuple[float, 
     lo_s, hi_s = value.split("..", 1)
     hi_m = re.fullmatch(rf"\s*({_NUM})\s*(\S*)\s*", hi_s)
     unit = hi_m.group(2) if hi_m else ""
-    lo = _quantity(lo_s.strip() + (" " + unit if unit and not re.search(r"[a-zA-Z°]", lo_s) else ""),
-                   _ANGLE_DEG, '"3..50 deg"', where, bare_ok=True)
-    hi = _quantity(hi_s, _ANGLE_DEG, '"3..50 deg"', where, bare_ok=True)
+    lo = parse_setting(lo_s.strip() + (" " + unit if unit and not re.search(r"[a-zA-Z°]", lo_s) else ""),
+                   "angle", '"3..50 deg"', where, bare_ok=True)
+    hi = parse_setting(hi_s, "angle", '"3..50 deg"', where, bare_ok=True)
     if not (0.0 < lo < hi < 180.0):
         raise DataFormatError(
             f"{where}: the 2θ range must satisfy 0 < start < end < 180 deg, got {value!r}"
@@ -121,7 +117,7 @@ def parse_instrument(data: dict[str, Any], where: str = "instrument") -> tuple[I
         raise DataFormatError(f'{where}: scan.two_theta is required, e.g. two_theta = "3..50 deg"')
     lam = parse_wavelength(src["wavelength"], f"{where}: source.wavelength")
     lo, hi = parse_two_theta_range(scan["two_theta"], f"{where}: scan.two_theta")
-    step = _quantity(scan.get("step", "0.01 deg"), _ANGLE_DEG, '"0.01 deg"', f"{where}: scan.step", bare_ok=True)
+    step = parse_setting(scan.get("step", "0.01 deg"), "angle", '"0.01 deg"', f"{where}: scan.step", bare_ok=True)
     if not step > 0:
         raise DataFormatError(f"{where}: scan.step must be positive, got {scan.get('step')!r}")
     n = int(round((hi - lo) / step)) + 1
@@ -130,7 +126,7 @@ def parse_instrument(data: dict[str, Any], where: str = "instrument") -> tuple[I
 
     def num(table: dict[str, Any], key: str, default: float, lo_ok: float = -math.inf) -> float:
         val = table.get(key, default)
-        out = _quantity(val, _ANGLE_DEG, "0.004", f"{where}: {key}", bare_ok=True)
+        out = parse_setting(val, "angle", "0.004", f"{where}: {key}", bare_ok=True)
         if out < lo_ok:
             raise DataFormatError(f"{where}: {key} must be ≥ {lo_ok}, got {val!r}")
         return out
@@ -141,12 +137,12 @@ def parse_instrument(data: dict[str, Any], where: str = "instrument") -> tuple[I
     ka2 = src.get("ka2_ratio", 0.5)
     if isinstance(ka2, bool) or not isinstance(ka2, int | float) or ka2 < 0:
         raise DataFormatError(f"{where}: source.ka2_ratio must be a number ≥ 0, got {ka2!r}")
-    mono = _quantity(src.get("monochromator_two_theta", "0 deg"), _ANGLE_DEG, '"26.57 deg"',
+    mono = parse_setting(src.get("monochromator_two_theta", "0 deg"), "angle", '"26.57 deg"',
                      f"{where}: source.monochromator_two_theta")
     if not 0.0 <= mono < 180.0:
         raise DataFormatError(f"{where}: source.monochromator_two_theta must be in [0, 180) deg, got {mono}")
-    disp_A = _quantity(geo.get("sample_displacement", "0 um"), _LENGTH_A, '"50 um"', f"{where}: geometry.sample_displacement")
-    radius_A = _quantity(geo.get("goniometer_radius", "240 mm"), _LENGTH_A, '"240 mm"', f"{where}: geometry.goniometer_radius")
+    disp_A = parse_setting(geo.get("sample_displacement", "0 um"), "length", '"50 um"', f"{where}: geometry.sample_displacement")
+    radius_A = parse_setting(geo.get("goniometer_radius", "240 mm"), "length", '"240 mm"', f"{where}: geometry.goniometer_radius")
     if radius_A <= 0:
         raise DataFormatError(f"{where}: geometry.goniometer_radius must be positive, got {geo.get('goniometer_radius')!r}")
     cheb = bg.get("chebyshev", [])
@@ -162,7 +158,7 @@ def parse_instrument(data: dict[str, Any], where: str = "instrument") -> tuple[I
         caglioti_w=num(prof, "caglioti_w", 0.003),
         tch_x=num(prof, "tch_x", 0.0, 0.0),
         tch_y=num(prof, "tch_y", 0.01, 0.0),
-        zero_shift_deg=_quantity(geo.get("zero_shift", "0 deg"), _ANGLE_DEG, '"0.02 deg"', f"{where}: geometry.zero_shift"),
+        zero_shift_deg=parse_setting(geo.get("zero_shift", "0 deg"), "angle", '"0.02 deg"', f"{where}: geometry.zero_shift"),
         displacement_um=disp_A / 1e4,
         goniometer_radius_mm=radius_A / 1e7,
         monochromator_two_theta_deg=mono,

@@ -32,6 +32,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from instruments.observable import Axis, Observable
+from mofcore.constants import CU_KA1_A, CU_KA2_A
 from instruments.xrd.profiles import (
     caglioti_fwhm_deg,
     chebyshev_background,
@@ -67,9 +68,6 @@ __all__ = [
     "CU_KA2_A",
 ]
 
-#: Cu Kα1, Kα2 wavelengths [Å] (G. Hölzer et al., Phys. Rev. A 56, 4554 (1997)); Kα2/Kα1 intensity 0.5.
-CU_KA1_A = 1.5405929
-CU_KA2_A = 1.5444274
 
 
 @jax.tree_util.register_dataclass

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from instruments.xrd.form_factors import FORM_FACTOR_TABLES, form_factor_coefficients
-from twin.errors import DataFormatError, MaterialError
+from mofcore.errors import DataFormatError, MaterialError
 
 __all__ = [
     "PhaseStructure",

@@ -49,7 +49,7 @@ def _handle(args: argparse.Namespace) -> int:
         phase_from_cif,
         powder_pattern,
     )
-    from instruments.xrd.instrument import _ANGLE_DEG, _LENGTH_A, _quantity, parse_two_theta_range, parse_wavelength
+    from instruments.xrd.instrument import parse_setting, parse_two_theta_range, parse_wavelength
 
     if args.instrument:
         inst, grid = load_instrument(args.instrument)
@@ -59,7 +59,7 @@ def _handle(args: argparse.Namespace) -> int:
     else:
         wavelength = parse_wavelength(args.wavelength, "--wavelength")
         lo, hi = parse_two_theta_range(args.two_theta, "--two-theta")
-        step = _quantity(args.step, _ANGLE_DEG, '"0.01"', "--step", bare_ok=True)
+        step = parse_setting(args.step, "angle", '"0.01"', "--step", bare_ok=True)
         if not step > 0 or (hi - lo) / step > 2_000_000:
             raise DataFormatError(f"--step: expected a positive step in degrees giving ≤ 2,000,000 points, got {args.step!r}")
         inst = make_instrument(wavelength)
@@ -78,7 +78,7 @@ def _handle(args: argparse.Namespace) -> int:
     result: dict = {"structure": str(args.structure), "wavelength_A": round(float(wavelength_label), 6),
                     "two_theta_range_deg": [lo, hi], "form_factor_table": args.table}
     if args.output or not args.peaks:
-        size = 1e6 if args.size is None else _quantity(args.size, _LENGTH_A, '"50 nm"', "--size")
+        size = 1e6 if args.size is None else parse_setting(args.size, "length", '"50 nm"', "--size")
         if not math.isfinite(size) or size <= 0:
             raise DataFormatError(f"--size: expected a positive length such as \"50 nm\", got {args.size!r}")
         state = make_phase_state(phase.lattice, size_A=size)
