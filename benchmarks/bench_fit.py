@@ -1,8 +1,17 @@
 """Fit benchmark: sequential whole-pattern refinement of an in situ XRD series, ours against lmfit and SciPy.
 
-Usage: ``python benchmarks/bench_fit.py [--quick | --standard] [--frames N] [--peer-frames M]``; the last line
-of stdout is one JSON object (per-frame times, ratios to the lmfit and SciPy peers measured in the same run, χ² agreement,
+Usage: ``python benchmarks/bench_fit.py [--quick | --standard] [--frames N] [--peer-frames M] [--cache-dir DIR |
+--no-compilation-cache]``; the last line of stdout is one JSON object (per-frame times, ratios to the lmfit and SciPy
+peers measured in the same run, χ² agreement, the first call with a cold and with a warm compilation cache,
 versions, device, config). Progress goes to stderr.
+
+Compilation cache: the benchmark enables JAX's persistent compilation cache as the ``twin`` command does
+(:func:`twin.cli.enable_compilation_cache`, same settings) in an empty folder (a fresh temporary one unless
+``--cache-dir``), so its first call of ours compiles cold and fills the cache (``compilation_cache.cold``); then a
+second process with the same cache folder builds the same series and times its first call
+(``compilation_cache.cached``: the compiled refinement loaded from disk instead of compiled; what is left is
+tracing and lowering, which no cache saves) and one warm call, with the cache hits JAX reports.
+``--no-compilation-cache`` skips both (the first call then compiles without a cache, as before).
 
 Workload (the issue's: a 1000-frame in situ series, ``--standard``): MIL-53(Al) np + lp phases (the material's
 CIFs in ``datasets/structures``), the lab Cu Kα instrument ``datasets/instruments/lab_cuka.toml``, the
@@ -53,10 +62,14 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
+
+_PROCESS_START = time.perf_counter()
 
 import jax
 import jax.numpy as jnp
@@ -405,6 +418,64 @@ def agreement(fit, peer_result, frames, peer):
             "weight_fraction_lp_max_abs_diff": float(np.max(np.abs(w_peer - fit.weight_fraction[frames, -1])))}
 
 
+def _enable_cache(cache_dir: Path) -> Path:
+    """The ``twin`` command's compilation cache settings, in ``cache_dir/jax``."""
+    from twin.cli import enable_compilation_cache
+
+    path = enable_compilation_cache({"TWIN_CACHE_DIR": str(cache_dir)})
+    if path is None:
+        raise SystemExit(f"bench_fit: cannot use {cache_dir} as the compilation cache")
+    return path
+
+
+def cached_run(cfg, cache_dir: Path) -> dict:
+    """The second process: the same series, the first call of ours with the cache the first process filled."""
+    start = time.perf_counter()
+    _enable_cache(cache_dir)
+    _, _, grid, phases, setup = build(cfg)
+    counts, _ = simulate(phases, setup.instrument, grid, cfg["n_frames"], SEED)
+    sigma = np.asarray(poisson_sigma(jnp.asarray(counts)), float)
+    setup_s = time.perf_counter() - start
+    events = {"requests": 0, "hits": 0, "saved_s": 0.0}
+
+    def on_event(name, **_):
+        if name == "/jax/compilation_cache/compile_requests_use_cache":
+            events["requests"] += 1
+        elif name == "/jax/compilation_cache/cache_hits":
+            events["hits"] += 1
+
+    def on_duration(name, seconds, **_):
+        if name == "/jax/compilation_cache/compile_time_saved_sec":
+            events["saved_s"] += seconds
+
+    jax.monitoring.register_event_listener(on_event)
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
+    t0 = time.perf_counter()
+    refine_series(setup, counts, sigma, sequential=True, max_iter=MAX_ITER, min_fraction=MIN_FRACTION)
+    first = time.perf_counter() - t0
+    first_events = dict(events)
+    t0 = time.perf_counter()
+    refine_series(setup, counts, sigma, sequential=True, max_iter=MAX_ITER, min_fraction=MIN_FRACTION)
+    warm = time.perf_counter() - t0
+    log(f"ours, second process with the cache: first call {first:.1f} s ({first_events['hits']} of "
+        f"{first_events['requests']} compilations loaded from the cache), warm call {warm:.1f} s")
+    return {"first_call_s": first, "warm_call_s": warm, "compile_s": max(first - warm, 0.0),
+            "cache_lookups": first_events["requests"], "cache_hits": first_events["hits"],
+            "compile_time_saved_s": first_events["saved_s"],
+            "setup_s": setup_s, "process_start_to_end_s": time.perf_counter() - _PROCESS_START}
+
+
+def bench_cached(name: str, cfg, cache_dir: Path) -> dict:
+    """Run :func:`cached_run` in a fresh process with ``cache_dir``; its last stdout line is the result."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), f"--{name}", "--frames", str(cfg["n_frames"]),
+           "--cache-dir", str(cache_dir), "--cached-run"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = time.perf_counter() - t0
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     tier = parser.add_mutually_exclusive_group()
@@ -412,6 +483,12 @@ def main() -> None:
         tier.add_argument(f"--{name}", dest="tier", action="store_const", const=name)
     parser.add_argument("--frames", type=int, help="override the tier's number of frames")
     parser.add_argument("--peer-frames", type=int, help="SciPy on this many evenly spaced frames (default: tier)")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", type=Path, help="compilation cache folder (default: a fresh temporary one; "
+                       "it should be empty for the cold measurement)")
+    cache.add_argument("--no-compilation-cache", action="store_true",
+                       help="no compilation cache, no measurement of a cached first call")
+    parser.add_argument("--cached-run", action="store_true", help=argparse.SUPPRESS)  # the second process
     args = parser.parse_args()
     start = time.perf_counter()
     load_start = os.getloadavg()
@@ -422,6 +499,19 @@ def main() -> None:
     if args.peer_frames:
         cfg["peer_frames"] = args.peer_frames
     n = cfg["n_frames"]
+    if args.cached_run:
+        print(json.dumps(cached_run(cfg, args.cache_dir)))
+        return
+
+    temporary = None
+    cache_info: dict = {"enabled": not args.no_compilation_cache}
+    if not args.no_compilation_cache:
+        if args.cache_dir is None:
+            temporary = tempfile.TemporaryDirectory(prefix="bench_fit_cache_")
+        cache_dir = Path(temporary.name) if temporary else args.cache_dir
+        cache_path = _enable_cache(cache_dir)
+        cache_info.update({"dir": str(cache_path), "temporary": temporary is not None,
+                           "entries_before": len(list(cache_path.iterdir()))})
 
     _, _, grid, phases, setup = build(cfg)
     counts, truth = simulate(phases, setup.instrument, grid, n, SEED)
@@ -429,6 +519,13 @@ def main() -> None:
     log(f"series: {n} frames x {grid.size} points, {len(setup.free)} free parameters, setup {time.perf_counter() - start:.1f} s")
 
     fit, ours = bench_ours(setup, counts, sigma, cfg["repeats"])
+    if not args.no_compilation_cache:
+        cache_info["cold"] = {"first_call_s": ours["first_call_s"], "compile_s": ours["compile_s"]}
+        cache_info["cached"] = bench_cached(name, cfg, cache_dir)
+        cache_info["entries_after"] = len(list(cache_path.iterdir()))
+        cache_info["cached_first_call_over_cold"] = cache_info["cached"]["first_call_s"] / ours["first_call_s"]
+        log(f"ours: first call {ours['first_call_s']:.1f} s cold, {cache_info['cached']['first_call_s']:.1f} s "
+            f"with the cache (second process)")
 
     peer = ScipyPeer(setup)
     peer_compile = peer.compile()
@@ -487,7 +584,8 @@ def main() -> None:
                    "peers": {"lmfit_numpy": "lmfit.Minimizer(method='leastsq') on the NumPy model (numpy_pattern.py)",
                              "scipy_jacfwd": "scipy.optimize.least_squares(method='trf', bounds, x_scale='jac') on our jitted model and jacfwd",
                              "scipy_2point": "the same with 2-point differences"}},
-        "forward_model": evals, "ours": ours, "lmfit_numpy": lmfit_peer, "scipy_jacfwd": scipy_jac,
+        "forward_model": evals, "ours": ours, "compilation_cache": cache_info, "lmfit_numpy": lmfit_peer,
+        "scipy_jacfwd": scipy_jac,
         "scipy_2point": scipy_fd,
         "truth_recovery": {"weight_fraction_lp_max_abs_err": float(np.max(w_err)),
                            "rwp_over_rexp_median": float(np.median(fit.rwp / fit.rexp))},
@@ -498,6 +596,8 @@ def main() -> None:
                  "holds_vs_scipy_2point": bool(ratio_fd >= 20.0)},
         "wall_s": time.perf_counter() - start,
     }
+    if temporary is not None:
+        temporary.cleanup()
     print(json.dumps(result))
 
 

@@ -25,15 +25,20 @@ Pure NumPy on per-frame series (host side; the series are a few thousand frames 
   defect and bulk sites at the onset of each transition (the first frames of the group in which the open
   fraction has moved by ``onset`` of its total change), and the enrichment share / site fraction
   (> 1: the transition starts there).
+
+:func:`interrupted_run_message` is what ``twin analyze``, the report loader and ``twin run --resume`` say about a
+run directory that holds an interrupted run (``trajectory.h5.partial``) instead of a trajectory.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Crossing", "branches", "cycle_index", "crossings", "hysteresis_width", "choose_driving", "transitions",
+__all__ = ["interrupted_run_message", "Crossing", "branches", "cycle_index", "crossings", "hysteresis_width", "choose_driving", "transitions",
            "cycle_hysteresis_widths", "domain_size_quantiles_nm", "nucleation_sites", "SITE_CLASSES",
            "BRANCH_NAMES"]
 
@@ -41,6 +46,41 @@ __all__ = ["Crossing", "branches", "cycle_index", "crossings", "hysteresis_width
 SITE_CLASSES = ("surface", "defect", "bulk")
 #: name of each branch sign of a pressure series
 BRANCH_NAMES = {1: "adsorption", -1: "desorption"}
+
+
+def interrupted_run_message(out_dir: str | Path, scenario_path: str | Path | None = None) -> str | None:
+    """What the user can do about the interrupted run in ``out_dir``, as one sentence; ``None`` if there is none.
+
+    A run that stopped (killed, out of time, crashed) leaves ``trajectory.h5.partial``; with a ``checkpoint.h5``
+    beside it ``twin run --resume`` continues it bit for bit, without one it must be started again (the new run
+    replaces the partial file). The command is given in full: the scenario is ``scenario_path`` or the path the
+    run recorded in its provenance (``scenario_path``), else the placeholder ``SCENARIO.toml``.
+    """
+    out = Path(out_dir)
+    partial = out / "trajectory.h5.partial"
+    if not partial.is_file():
+        return None
+    scenario = str(scenario_path) if scenario_path is not None else _recorded_scenario_path(partial)
+    command = f"twin run {shlex.quote(scenario or 'SCENARIO.toml')} -o {shlex.quote(str(out))}"
+    if (out / "checkpoint.h5").is_file():
+        return (f"the run in {out} was interrupted (trajectory.h5.partial and checkpoint.h5 are there); continue it "
+                f"from its last checkpoint with `{command} --resume`")
+    return (f"the run in {out} was interrupted before its first checkpoint, so it cannot be resumed and must be "
+            f"started again: `{command}` (this replaces trajectory.h5.partial)")
+
+
+def _recorded_scenario_path(partial: Path) -> str | None:
+    """The scenario file a (partial) trajectory was run from, if its provenance can be read."""
+    try:
+        import h5py
+
+        with h5py.File(partial, "r") as h5:
+            value = h5["provenance"].attrs.get("scenario_path")
+    except Exception:  # noqa: BLE001 - a file cut off mid-write: fall back to the placeholder
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value) if value else None
 
 
 def branches(x: np.ndarray, rtol: float = 1e-9) -> np.ndarray:

@@ -360,7 +360,10 @@ class Trajectory:
         if not self.path.is_file():
             hint = ""
             if partial_path(self.path).is_file():
-                hint = " (an interrupted run left a .partial file: continue it with `twin run --resume`)"
+                from twin.analysis import interrupted_run_message
+
+                advice = interrupted_run_message(self.path.parent) if self.path.name == "trajectory.h5" else None
+                hint = f" (an interrupted run left a .partial file: {advice or 'see `twin run --help` on --resume'})"
             raise DataFormatError(f"{self.path}: trajectory not found{hint}")
         try:
             self._h5 = h5py.File(self.path, "r")
@@ -405,6 +408,11 @@ class Trajectory:
     @property
     def cell_A(self) -> np.ndarray:
         return np.asarray(self._h5["lattice"].attrs["cell_A"])
+
+    @property
+    def block(self) -> int:
+        """Cells per site along each axis (the coarse-graining factor b)."""
+        return int(self._h5["lattice"].attrs.get("block", 1))
 
     @property
     def mask(self) -> np.ndarray:

@@ -62,7 +62,8 @@ def test_report_without_trajectory_names_what_is_missing(tmp_path):
     with pytest.raises(DataFormatError, match=r"empty: no trajectory\.h5 to report on .*holds: notes\.txt"):
         build_report(out)
     (out / "trajectory.h5.partial").write_bytes(b"")
-    with pytest.raises(DataFormatError, match=r"interrupted; continue it with `twin run --resume`"):
+    with pytest.raises(DataFormatError, match=r"interrupted before its first checkpoint, so it cannot be resumed and must be started again: "
+                                                r"`twin run SCENARIO\.toml -o .*empty`"):
         build_report(out)
     with pytest.raises(DataFormatError, match=r"nowhere: run directory not found"):
         build_report(tmp_path / "nowhere")

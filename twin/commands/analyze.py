@@ -49,6 +49,10 @@ def analyze_trajectory(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / "trajectory.h5"
+    if not path.is_file() and path.name == "trajectory.h5":
+        interrupted = analysis.interrupted_run_message(path.parent)
+        if interrupted:
+            raise DataFormatError(f"{path}: no finished trajectory to analyse: {interrupted}")
     with Trajectory(path) as traj:
         names = set(traj.summary_names)
         if "phase_fraction" not in names:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
 
-from twin.commands._common import not_available, print_json
+from twin.analysis import interrupted_run_message
+from twin.commands._common import ProgressBar, not_available, print_json
 from twin.scenario import load_scenario
+
+#: ``--checkpoint-every`` default [min] (the engine's DEFAULT_CHECKPOINT_EVERY_S)
+CHECKPOINT_EVERY_MIN = 10.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,14 +22,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Validate SCENARIO.toml, build the crystal lattice and the material's free energy, and evolve it "
             "through the operando protocol. Frames (conditions and per-phase summaries every frame, per-site "
-            "fields at the scenario's stride) go to OUT/trajectory.h5, written atomically; checkpoints at the "
-            "scenario's interval allow `--resume` after an interruption, continuing bit for bit."
+            "fields at the scenario's stride) go to OUT/trajectory.h5, written atomically. OUT/checkpoint.h5 is "
+            "saved every 10 minutes of wall time (--checkpoint-every), at the end of every protocol segment and at "
+            "the scenario's numerics.checkpoint_interval, so that `--resume` continues an interrupted run bit for "
+            "bit; a run interrupted before its first checkpoint must be started again (the same command without "
+            "--resume; it replaces OUT/trajectory.h5.partial)."
         ),
         epilog="Scenario reference: docs/scenario.md. Trajectory format: docs/trajectory-format.md.",
     )
     parser.add_argument("scenario", metavar="SCENARIO.toml", help="scenario file")
     parser.add_argument("-o", "--output", metavar="OUT", help="output directory (default: ./<scenario stem>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=_minutes,
+        default=CHECKPOINT_EVERY_MIN,
+        metavar="MIN",
+        help=f"minutes of wall time between checkpoints (default {CHECKPOINT_EVERY_MIN:g}; checkpoints also at the "
+        "end of every protocol segment); 0 or 'off': no checkpoints but those of the scenario's "
+        "numerics.checkpoint_interval",
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -44,6 +61,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--num-processes", type=int, metavar="N", help="with --distributed: number of processes")
     parser.add_argument("--process-id", type=int, metavar="I", help="with --distributed: this process, 0..N-1")
     parser.set_defaults(handler=_handle)
+
+
+def _minutes(text: str) -> float:
+    """``--checkpoint-every``: minutes ≥ 0, or ``off``/``never`` (0)."""
+    if text.strip().lower() in ("off", "never", "no", "none"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected minutes (a number >= 0) or 'off', got {text!r}") from None
+    if not value >= 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected minutes (a number >= 0) or 'off', got {text!r}")
+    return value
 
 
 def _engine_run():
@@ -80,7 +110,17 @@ def _handle(args: argparse.Namespace) -> int:
                 print(f"{key:32s} {value}{_readable(key, value)}")
         return 0
     out = Path(args.output) if args.output else Path(Path(args.scenario).stem)
-    path = engine_run.run_scenario(scenario, out, resume=args.resume, show_progress=not args.quiet)
+    every_min = args.checkpoint_every
+    try:
+        with ProgressBar(f"twin run {scenario.name}", unit="frame", disable=True if args.quiet else None) as bar:
+            path = engine_run.run_scenario(scenario, out, resume=args.resume, on_progress=bar,
+                                           checkpoint_every_s=every_min * 60.0 if every_min > 0 else None,
+                                           checkpoint_segment_ends=every_min > 0)
+    except KeyboardInterrupt:  # Ctrl-C: say whether the run can be resumed (twin.cli prints "interrupted")
+        hint = interrupted_run_message(out, Path(args.scenario).resolve())
+        if hint and (not args.distributed or _process_index() == 0):
+            print(f"twin run: {hint}", file=sys.stderr)
+        raise
     if not args.distributed or _process_index() == 0:
         print(f"trajectory written to {path}")
     return 0

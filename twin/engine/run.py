@@ -3,9 +3,14 @@
 :func:`run_scenario` advances the state in jitted ``lax.scan`` chunks of one frame interval each, checks the
 error bits between chunks, writes per-frame conditions and summaries (and full fields every
 ``outputs.field_stride``-th frame) through :class:`twin.trajectory.TrajectoryWriter`, and saves a checkpoint
-every ``numerics.checkpoint_interval``. ``resume=True`` reloads the checkpoint, truncates the partial trajectory
-to it and continues; since the state (fields, key words, step counter) is restored exactly and the noise is a
-pure function of (site, step, key), the finished file is bit-for-bit the one an uninterrupted run writes.
+every ``checkpoint_every_s`` of wall time (default 10 min), at the end of every protocol segment and every
+``numerics.checkpoint_interval`` of simulated time. ``resume=True`` reloads the checkpoint, truncates the partial
+trajectory to it and continues; since the state (fields, key words, step counter) is restored exactly and the
+noise is a pure function of (site, step, key), the finished file is bit-for-bit the one an uninterrupted run
+writes. A run interrupted before its first checkpoint cannot be resumed; :func:`twin.analysis.interrupted_run_message`
+says so (and how to start it again) wherever the partial file is met. Progress goes to a callback
+(``on_progress``, which ``twin run`` gives its progress bar); callers that pass none get a plain tqdm bar unless
+``show_progress=False``. The engine imports nothing from the command line (:mod:`twin.commands`).
 
 Time step: ``numerics.dt`` or, if unset, half the stability limit (:func:`twin.engine.dynamics.stability_limit_s`),
 lowered so that a frame interval is a whole number of steps.
@@ -21,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from twin.analysis import interrupted_run_message
 from twin.engine import model
 from twin.engine.dynamics import Engine, EngineConfig, TwinState, make_engine, stability_limit_s
 from twin.engine.lattice import build_geometry, crystal_mask, size_in_sites
@@ -49,10 +57,17 @@ from twin.trajectory import (
     save_checkpoint,
 )
 
-__all__ = ["run_scenario", "dry_run", "prepare", "Prepared", "TRAJECTORY_NAME", "CHECKPOINT_NAME", "surface_depth_nm"]
+__all__ = ["run_scenario", "dry_run", "prepare", "Prepared", "TRAJECTORY_NAME", "CHECKPOINT_NAME", "surface_depth_nm",
+           "DEFAULT_CHECKPOINT_EVERY_S", "ProgressCallback"]
 
 TRAJECTORY_NAME = "trajectory.h5"
 CHECKPOINT_NAME = "checkpoint.h5"
+#: wall time between checkpoints of a run unless told otherwise (GROMACS's ``mdrun -cpt`` is 15 min)
+DEFAULT_CHECKPOINT_EVERY_S = 600.0
+
+#: ``on_progress(frames_done, n_frames, time_s)``: frames written so far (including those of a resumed run),
+#: frames in all, simulated time of the last frame written [s]
+ProgressCallback = Callable[[int, int, float], None]
 
 _FIELD_SPECS = {
     "eta": FieldSpec("float32", "1", "breathing order parameter (0 closed, 1 open)"),
@@ -115,6 +130,7 @@ class Prepared:
         self.checkpoint_every = (
             max(1, int(round(num.checkpoint_interval_s / num.frame_interval_s))) if num.checkpoint_interval_s else None
         )
+        self.segment_end_frames = _segment_end_frames(table64, num.frame_interval_s, self.n_frames)
         guest = material.guests.index(scenario.guests[0])
         self.config = EngineConfig(dt_s=self.dt_s, noise=num.noise, guest_diffusion=num.guest_diffusion,
                                    transported_guest=guest, dtype=num.dtype)
@@ -162,6 +178,27 @@ class Prepared:
 
     def scenario_digest(self) -> str:
         return hashlib.sha256(self.scenario.source_text.encode("utf-8")).hexdigest()
+
+    def scenario_file(self) -> str | None:
+        """The absolute path of the scenario file this run was read from, if it is a file."""
+        source = self.scenario.source_path
+        if not source or not Path(source).is_file():
+            return None
+        return str(Path(source).resolve())
+
+
+def _segment_end_frames(table, frame_interval_s: float, n_frames: int) -> frozenset[int]:
+    """The frames at which each protocol segment has ended (the first frame at or after its last breakpoint),
+    excluding frame 0 and the last frame (nothing to save there)."""
+    times = np.asarray(table.time_s, dtype=np.float64)
+    segment = np.asarray(table.segment)
+    frames = set()
+    for index in np.unique(segment[segment >= 0]):
+        end = float(np.max(times[segment == index]))
+        frame = int(math.ceil(end / frame_interval_s - 1e-9))
+        if 0 < frame < n_frames - 1:
+            frames.add(frame)
+    return frozenset(frames)
 
 
 @dataclass(frozen=True)
@@ -281,28 +318,37 @@ def _state_from_arrays(arrays: dict[str, np.ndarray]) -> TwinState:
                      error=jnp.asarray(arrays["error"]))
 
 
-def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_progress: bool = True,
+def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False,
+                 on_progress: ProgressCallback | None = None, show_progress: bool = True,
+                 checkpoint_every_s: float | None = DEFAULT_CHECKPOINT_EVERY_S, checkpoint_segment_ends: bool = True,
                  stop_after_frames: int | None = None) -> Path:
     """Simulate a scenario and write ``OUT/trajectory.h5``; returns its path.
 
     Args:
         scenario: a validated :class:`twin.scenario.Scenario`.
         out_dir: output folder (created). The trajectory is written to ``trajectory.h5.partial`` and renamed
-            when complete; checkpoints go to ``checkpoint.h5`` (removed after success). Under
-            ``jax.distributed`` every process runs this function; process 0 writes the files (the folder must
-            be on a file system every process sees, for resume) and the others only take part in gathering
-            the fields.
+            when complete; checkpoints go to ``checkpoint.h5`` (removed after success; a stale one is removed when
+            a new run starts). Under ``jax.distributed`` every process runs this function; process 0 writes the
+            files (the folder must be on a file system every process sees, for resume) and the others only take
+            part in gathering the fields.
         resume: continue an interrupted run from its checkpoint (same scenario text required).
-        show_progress: a progress bar on stderr.
+        on_progress: called on process 0 as ``on_progress(frames_done, n_frames, time_s)`` once before the
+            first frame (``frames_done`` > 0 when resuming) and after every frame written (see
+            :data:`ProgressCallback`); the ``twin run`` command passes its progress bar.
+        show_progress: without ``on_progress``, a plain progress bar on stderr (tqdm, hidden when stderr is not a
+            terminal); ignored when ``on_progress`` is given.
+        checkpoint_every_s: wall time between checkpoints [s] (default 10 min; ``None`` or 0: none by wall time).
+            Under ``jax.distributed`` process 0's clock decides.
+        checkpoint_segment_ends: also checkpoint at the first frame at or after the end of every protocol
+            segment (but the last). A scenario's ``numerics.checkpoint_interval`` (simulated time) adds its own.
         stop_after_frames: stop after this many frames are written in total, leaving the partial file and a
             checkpoint (as a wall-time limit would); returns the partial file's path.
 
     Raises:
-        ScenarioError: resume without a checkpoint, or a checkpoint of a different scenario.
+        ScenarioError: resume without a checkpoint (the message says whether and how to start again), or a
+            checkpoint of a different scenario.
         SimulationError: unstable time step, or NaN / η out of range during the run (with step and time).
     """
-    from twin.commands._common import progress
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prep = Prepared(scenario)
@@ -314,11 +360,16 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
     initial_links = jnp.asarray(prep.geometry.links)
     depth = None if prep.depth_nm is None else jnp.asarray(prep.depth_nm)
     lead = jax.process_index() == 0
+    scenario_file = prep.scenario_file()
 
     if resume:
-        if not ckpt_path.is_file() or not partial_path(traj_path).is_file():
-            raise ScenarioError(f"{out}: nothing to resume (no {CHECKPOINT_NAME} and {TRAJECTORY_NAME}.partial); "
-                                f"run without --resume")
+        if not partial_path(traj_path).is_file():
+            command = f"twin run {shlex.quote(scenario_file or 'SCENARIO.toml')} -o {shlex.quote(str(out))}"
+            done = f"{TRAJECTORY_NAME} there is complete" if traj_path.is_file() else "no run was started there"
+            raise ScenarioError(f"{out}: nothing to resume (no {TRAJECTORY_NAME}.partial: {done}); run it without "
+                                f"--resume: `{command}`")
+        if not ckpt_path.is_file():
+            raise ScenarioError(f"{out}: nothing to resume: {interrupted_run_message(out, scenario_file)}")
         arrays, meta = load_checkpoint(ckpt_path)
         if meta.get("scenario_sha256") != prep.scenario_digest():
             raise ScenarioError(f"{ckpt_path}: the checkpoint belongs to a different scenario text; "
@@ -333,11 +384,14 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
         writer = _FollowerWriter(traj_path, frame, sc.outputs.field_stride)
     else:
         state = eng.init(sc.seed)
+        if ckpt_path.exists():  # a checkpoint of an earlier run would not match the new partial file
+            os.remove(ckpt_path)
         provenance = default_provenance(
             scenario_toml=sc.source_text, seed=sc.seed, material=mat.name, material_sha256=mat.sha256,
             engine_dt_s=prep.dt_s, engine_steps_per_frame=prep.steps_per_frame,
             engine_dt_limit_s=prep.dt_limit_s, engine_config=asdict(prep.config),
             engine_mesoscale={k: np.asarray(v).tolist() for k, v in asdict(prep.meso).items()},
+            **({"scenario_path": scenario_file} if scenario_file else {}),
         )
         writer = TrajectoryWriter.create(
             traj_path, guests=sc.guests, phases=mat.phase_names, site_shape=prep.geometry.site_shape,
@@ -358,34 +412,78 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False, show_pr
             f"is a multiple of {n_dev} is needed; `twin run --dry-run` prints the site shape)"
         )
 
-    bar = progress(prep.n_frames, desc=f"twin run {sc.name}", unit="frame",
-                   disable=None if show_progress and lead else True)
-    bar.update(frame)
+    bar = None
+    if on_progress is None and show_progress:
+        on_progress = bar = _TqdmProgress(f"twin run {sc.name}")
+    report = on_progress if lead else None
+    frame_interval_s = prep.steps_per_frame * prep.dt_s
+    wall_s = checkpoint_every_s if checkpoint_every_s and checkpoint_every_s > 0 else None
+    segment_ends = prep.segment_end_frames if checkpoint_segment_ends else frozenset()
     try:
+        if report is not None:
+            report(frame, prep.n_frames, max(frame - 1, 0) * frame_interval_s)
+        last_checkpoint = time.monotonic()
         with writer:
             while frame < prep.n_frames:
                 # the state is at frame `frame` (step frame * steps_per_frame): write it, then advance
                 time_s = frame * prep.steps_per_frame * prep.dt_s
                 _write_frame(writer, prep, state, time_s, field_names, initial_links, depth)
                 frame += 1
-                bar.update(1)
+                if report is not None:
+                    report(frame, prep.n_frames, time_s)
                 if frame >= prep.n_frames:
                     break
                 state = _advance(prep, state, frame)
                 stopping = stop_after_frames is not None and frame >= stop_after_frames
-                if stopping or (prep.checkpoint_every and frame % prep.checkpoint_every == 0):
+                due = (stopping or frame in segment_ends
+                       or bool(prep.checkpoint_every and frame % prep.checkpoint_every == 0))
+                if not due and wall_s is not None:
+                    due = _agree(time.monotonic() - last_checkpoint >= wall_s)
+                if due:
                     writer.flush()
                     arrays = _state_arrays(state)  # collective under jax.distributed
                     if lead:
                         save_checkpoint(ckpt_path, arrays, _ckpt_meta(prep, frame))
+                    last_checkpoint = time.monotonic()
                 if stopping:
                     return partial_path(traj_path)
             path = writer.finalize()
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     if lead and ckpt_path.exists():
         os.remove(ckpt_path)
     return path
+
+
+class _TqdmProgress:
+    """The stand-alone progress bar of ``show_progress=True`` (tqdm on stderr, created on the first report)."""
+
+    def __init__(self, desc: str):
+        self.desc, self._bar = desc, None
+
+    def __call__(self, done: int, total: int, time_s: float) -> None:
+        if self._bar is None:
+            import sys
+
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=self.desc, unit="frame", file=sys.stderr, disable=None,
+                             dynamic_ncols=True, leave=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _agree(flag: bool) -> bool:
+    """Process 0's ``flag`` on every process (wall clocks differ; a checkpoint is a collective)."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag, dtype=np.int32)))
 
 
 def _advance(prep: Prepared, state: TwinState, next_frame: int) -> TwinState:
@@ -398,7 +496,7 @@ def _advance(prep: Prepared, state: TwinState, next_frame: int) -> TwinState:
 
 def _ckpt_meta(prep: Prepared, n_frames: int) -> dict[str, Any]:
     return {"n_frames": n_frames, "dt_s": prep.dt_s, "steps_per_frame": prep.steps_per_frame,
-            "scenario_sha256": prep.scenario_digest()}
+            "time_s": n_frames * prep.steps_per_frame * prep.dt_s, "scenario_sha256": prep.scenario_digest()}
 
 
 def _write_frame(writer: TrajectoryWriter, prep: Prepared, state: TwinState, time_s: float, field_names,
