@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "reports"))
 
-from chromium import find_chromium, render  # noqa: E402
+from chromium import MISSING_HINT, render, require_chromium  # noqa: E402
 from twin.cli import main  # noqa: E402
 
 
@@ -84,8 +84,7 @@ def test_demo_end_to_end(tmp_path, capsys, repo_root):
     assert main(["observe", str(copy), "--xrd", str(out / "instrument.toml"), "--measured", str(coarse)]) == 2
     assert "conditions log needs a time column" in capsys.readouterr().err
 
-    if find_chromium() is None:
-        pytest.skip("chromium not installed: apt-get update && apt-get install -y chromium (the rest passed)")
+    require_chromium(f"{MISSING_HINT} (the rest passed)")
     base = os.environ.get("TWIN_TEST_ARTIFACTS")
     artifacts = (Path(base) if base else repo_root / "test-artifacts") / "demo"
     result = render(out / "report" / "index.html", artifacts)

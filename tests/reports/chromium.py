@@ -7,8 +7,9 @@ event, every console error, uncaught exception and log error, every network requ
 full-page screenshot and a printed PDF. Messages are JSON terminated by a NUL byte; Chromium reads commands
 on fd 3 and writes replies and events on fd 4.
 
-Install Chromium on Debian/Ubuntu with ``apt-get update && apt-get install -y chromium`` (the test that uses
-this skips with that hint when it is missing).
+Install Chromium on Debian/Ubuntu with ``apt-get update && apt-get install -y chromium`` (``tests/ensure-chromium.sh``
+does it). The tests that use this call :func:`require_chromium`: they skip with that hint when it is missing, and
+fail instead when the environment variable ``CI`` is ``true``, so that a CI run can never pass without rendering.
 """
 
 from __future__ import annotations
@@ -48,6 +49,21 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
+
+
+MISSING_HINT = "chromium not installed: apt-get update && apt-get install -y chromium (or sh tests/ensure-chromium.sh)"
+
+
+def require_chromium(hint: str = MISSING_HINT) -> str:
+    """Path of a Chromium/Chrome executable; when there is none, the calling test skips, or fails under CI=true."""
+    import pytest
+
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{hint} [CI=true: the browser rendering tests must not be skipped]", pytrace=False)
+        pytest.skip(hint)
+    return found
 
 
 class _Pipe:

@@ -1,8 +1,9 @@
 """The report opened in headless Chromium: every figure loads, no console errors, nothing fetched from a network.
 
 Needs Debian's Chromium (`apt-get update && apt-get install -y chromium`, done by tests/ensure-chromium.sh);
-skips with that hint when it is absent. Screenshots (first screen, whole page) and the printed PDF are kept in
-``test-artifacts/report/`` at the repository root (git-ignored), or in ``$TWIN_TEST_ARTIFACTS/report``.
+skips with that hint when it is absent, and fails instead when the environment variable CI is `true`. Screenshots
+(first screen, whole page) and the printed PDF are kept in ``test-artifacts/report/`` at the repository root
+(git-ignored), or in ``$TWIN_TEST_ARTIFACTS/report``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
-from chromium import find_chromium, render
+from chromium import render, require_chromium
 
 
 def _artifacts(repo_root: Path) -> Path:
@@ -21,8 +20,8 @@ def _artifacts(repo_root: Path) -> Path:
     return (Path(base) if base else repo_root / "test-artifacts") / "report"
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="chromium not installed: apt-get update && apt-get install -y chromium")
 def test_report_renders_in_headless_chromium(built_run, repo_root):
+    require_chromium()
     artifacts = _artifacts(repo_root)
     result = render(built_run / "report" / "index.html", artifacts)
     summary = json.loads((built_run / "report" / "summary.json").read_text(encoding="utf-8"))
@@ -38,9 +37,9 @@ def test_report_renders_in_headless_chromium(built_run, repo_root):
     assert (artifacts / "report-top.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="chromium not installed: apt-get update && apt-get install -y chromium")
 def test_the_browser_check_catches_broken_pages(tmp_path):
     """The checks above can fail: a missing image, a console error and an external request are all reported."""
+    require_chromium()
     page = tmp_path / "bad.html"
     page.write_text(
         '<!DOCTYPE html><html><body><img alt="missing" src="missing.png">'

@@ -18,7 +18,6 @@ def test_unknown_material_lists_known_names():
 
 @pytest.mark.parametrize("name", ["mil53-al", "dut8-ni", "hkust-1"])
 def test_materials_load_and_match_their_cifs(name):
-    pytest.importorskip("pymatgen")
     from pymatgen.core import Structure
 
     m = load_material(name)
@@ -34,7 +33,6 @@ def test_materials_load_and_match_their_cifs(name):
 
 
 def test_mil53_phase_order_and_reflections():
-    pytest.importorskip("pymatgen")
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
     from pymatgen.core import Structure
 

@@ -1,4 +1,5 @@
-"""Readers on the real measured files in the shared data folder, against the JSON of what each must recover."""
+"""Readers on the real measured files of the test data (tests/data, copied from the shared data folder), against the
+JSON of what each must recover."""
 
 from __future__ import annotations
 
@@ -34,9 +35,8 @@ def _manifest(shared: Path) -> dict[str, str]:
 
 def _checked(shared: Path, rel: str) -> Path:
     path = shared / rel
-    expected = _manifest(shared).get(rel)
-    if expected is not None:
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == expected, f"{rel} differs from MANIFEST.sha256"
+    expected = _manifest(shared)[rel]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == expected, f"{rel} differs from MANIFEST.sha256"
     return path
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures of the XRD tests: structures from the shared data folder and from ``datasets/``."""
+"""Shared fixtures of the XRD tests: structures from the test data (``tests/data``) and from ``datasets/``."""
 
 from __future__ import annotations
 
@@ -14,10 +14,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="session")
 def mil53al(repo_root: Path):
-    """MIL-53(Al) (lp, np) structures shipped in datasets/structures (skip until they exist)."""
+    """MIL-53(Al) (lp, np) structures shipped in datasets/structures."""
     lp, np_ = repo_root / "datasets/structures/mil53al_lp.cif", repo_root / "datasets/structures/mil53al_np.cif"
-    if not (lp.is_file() and np_.is_file()):
-        pytest.skip("MIL-53(Al) CIFs not in datasets/structures yet")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return load_structure(lp), load_structure(np_)

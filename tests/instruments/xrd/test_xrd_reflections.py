@@ -23,8 +23,6 @@ from instruments.xrd import (
 )
 from instruments.xrd.form_factors import atomic_form_factor
 
-pytest.importorskip("pymatgen")
-
 
 def _compare_with_pymatgen(structure, wavelength=1.5406, rng=(3.0, 50.0)):
     from pymatgen.analysis.diffraction.xrd import XRDCalculator

@@ -23,8 +23,6 @@ from instruments.xrd.profiles import caglioti_fwhm_deg, chebyshev_background, ps
 from twin.errors import FitError
 from twin.fit.pattern import make_refinement, refine_pattern, refine_series
 
-pytest.importorskip("pymatgen.analysis.diffraction.xrd")
-
 LAMBDA = 1.5406
 STRAIN = {"lp": (1.004, 0.997, 1.002), "np": (0.998, 1.003, 1.001)}
 SIZE_NM = {"lp": 60.0, "np": 35.0}
