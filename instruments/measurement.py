@@ -41,6 +41,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from instruments.observable import Axis
+from mofcore.stats import poisson_sigma
 
 __all__ = [
     "Measurement",
@@ -135,13 +136,13 @@ class Metadata(Mapping[str, Any]):
 def counting_uncertainty(
     counts: Float[Array, "n_points"], scale: Float[Array, "n_points"] | float = 1.0
 ) -> Float[Array, "n_points"]:
-    r"""Poisson standard uncertainty of scaled detector counts.
+    r"""Poisson standard uncertainty of scaled detector counts, as NumPy float64 (for readers).
 
     .. math:: \sigma_i = s_i \sqrt{\max(N_i, 1)}
 
     N are raw counts (≥ 0), s the factor that turns counts into the stored intensity (1/count time,
     attenuation factor). N = 0 gets σ = s (the convention of Rietveld programs, so that empty steps
-    keep a finite weight in a χ² fit).
+    keep a finite weight in a χ² fit). The one implementation is :func:`mofcore.stats.poisson_sigma`.
 
     Reference: e.g. R. A. Young (ed.), *The Rietveld Method*, IUCr/OUP (1993), ch. 1.
 
@@ -152,8 +153,7 @@ def counting_uncertainty(
     Returns:
         σ in the unit of ``scale·N``, (n_points,).
     """
-    counts = np.asarray(counts, dtype=np.float64)
-    return np.asarray(scale, dtype=np.float64) * np.sqrt(np.maximum(counts, 1.0))
+    return poisson_sigma(np.asarray(counts, dtype=np.float64), np.asarray(scale, dtype=np.float64))
 
 
 def two_theta_to_q(two_theta_deg: Float[Array, "n_points"], wavelength_ang: float) -> Float[Array, "n_points"]:
@@ -281,7 +281,7 @@ class Measurement:
         second_axis: the slow (row) axis of an image, else ``None``.
         quantity: what ``values`` are (``"intensity"``, ``"absorbance"``, ``"uptake"``, ``"F(Q)"``).
         unit: unit of ``values`` (``"counts"``, ``"counts/s"``, ``"arb."``, ``"mmol/g"``).
-        technique: ``"xrd"``, ``"total_scattering"``, ``"ir"``, ``"raman"``, ``"nmr"``, ``"tem"``,
+        technique: ``"xrd"``, ``"total-scattering"``, ``"ir"``, ``"raman"``, ``"nmr"``, ``"tem"``,
             ``"isotherm"``.
         uncertainty_kind: ``"counting"``, ``"file"`` or ``"unknown"`` (see the module docstring).
         conditions: temperature_K, pressure_Pa, partial_pressure_Pa, relative_humidity (0–1), time_s —

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from mofcore.stats import chebyshev_basis, figures_of_merit, poisson_sigma, solve_scale_background
 from twin.analysis import Crossing, branches, choose_driving, crossings, cycle_index, hysteresis_width
 
 __all__ = [
@@ -50,9 +51,11 @@ def agreement_indices(
 
     with :math:`w_i = 1/\sigma_i^2` (counting statistics :math:`\sigma_i^2 = \max(y_i^o, 1)` when no
     uncertainties are given). The scale c (when ``fit_scale``, else c = 1) and K = ``n_background``
-    Chebyshev background coefficients (t the axis mapped to [−1, 1]) are the weighted linear least-squares
-    solution — a simulation knows neither the counting time nor the sample's background — and count in P
-    together with ``n_params``. Reference: McCusker et al., J. Appl. Cryst. 32, 36 (1999), eqs. 5–7.
+    Chebyshev background coefficients (t the point index mapped to [−1, 1]) are the weighted linear
+    least-squares solution — a simulation knows neither the counting time nor the sample's background — and
+    count in P together with ``n_params``. Reference: McCusker et al., J. Appl. Cryst. 32, 36 (1999), eqs. 5–7.
+    σ, the solve and R_wp, R_exp, χ²_ν are those of :mod:`mofcore.stats` (:func:`~mofcore.stats.poisson_sigma`,
+    :func:`~mofcore.stats.solve_scale_background`, :func:`~mofcore.stats.figures_of_merit`); R_p is local.
 
     Args:
         y_obs: observed intensities, (n_points,) (counts, or the same arbitrary units as ``sigma``).
@@ -68,30 +71,18 @@ def agreement_indices(
     """
     yo = np.asarray(y_obs, dtype=np.float64)
     yc = np.asarray(y_calc, dtype=np.float64)
-    var = np.maximum(yo, 1.0) if sigma is None else np.square(np.asarray(sigma, dtype=np.float64))
-    w = 1.0 / var
+    s = poisson_sigma(yo) if sigma is None else np.asarray(sigma, dtype=np.float64)
     t = np.linspace(-1.0, 1.0, yo.size)
-    basis = [np.polynomial.chebyshev.chebval(t, np.eye(n_background)[k]) for k in range(n_background)]
-    fixed = np.zeros_like(yc)
-    if fit_scale and np.any(yc):
-        basis.insert(0, yc)
-    else:
-        fixed = yc
-    coef = np.zeros(len(basis))
-    if basis:
-        a = np.stack(basis, axis=1) * np.sqrt(w)[:, None]
-        coef = np.linalg.lstsq(a, (yo - fixed) * np.sqrt(w), rcond=None)[0]
-    fitted = fixed + (np.stack(basis, axis=1) @ coef if basis else 0.0)
-    scaled = fit_scale and np.any(yc)
+    scaled = bool(fit_scale and np.any(yc))
+    patterns = yc[None, :] if scaled else np.zeros((0, yo.size))
+    coef = solve_scale_background(patterns, yo, s, t, -1.0, 1.0, n_background, offset=None if scaled else yc)
     scale = float(coef[0]) if scaled else 1.0
-    background = fitted - scale * yc
-    resid = yo - fitted
-    denom = float(np.sum(w * yo * yo))
-    p = len(basis) + n_params
-    rwp = float(np.sqrt(np.sum(w * resid * resid) / denom))
-    rexp = float(np.sqrt(max(yo.size - p, 1) / denom))
+    background = chebyshev_basis(t, n_background, -1.0, 1.0) @ coef[len(patterns):]
+    resid = yo - (scale * yc + background)
+    fom = figures_of_merit(resid / s, yo, s, len(coef) + n_params)
     rp = float(np.sum(np.abs(resid)) / np.sum(np.abs(yo)))
-    return {"Rwp": rwp, "Rp": rp, "Rexp": rexp, "chi2": (rwp / rexp) ** 2, "scale": scale, "background": background}
+    return {"Rwp": float(fom.rwp), "Rp": rp, "Rexp": float(fom.rexp), "chi2": float(fom.chi2_reduced), "scale": scale,
+            "background": background}
 
 
 def domain_sizes_nm(

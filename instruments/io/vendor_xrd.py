@@ -264,7 +264,7 @@ def _rasx_profile(path: Path, member: str, raw: bytes, meta: dict[str, Any]) -> 
         t = 60.0 * step / speed
         meta["count_time_s"] = t
         n = np.maximum(y * t / a, 0.0)
-        sigma = a * np.sqrt(np.maximum(n, 1.0)) / t
+        sigma = counting_uncertainty(n, a) / t
         kind = "counting"
     lam = meta.get("kalpha1_ang")
     return Measurement(

@@ -27,7 +27,7 @@ import numpy as np
 
 from instruments.io._base import check_axis, check_finite, fail, parse_float
 from instruments.io._xml import children, find, findall, float_of, local, parse_xml, text_of
-from instruments.measurement import Measurement, MeasurementSeries
+from instruments.measurement import Measurement, MeasurementSeries, counting_uncertainty
 from instruments.observable import Axis
 
 __all__ = ["read_xrdml"]
@@ -125,16 +125,16 @@ def read_xrdml(path: Path, data: bytes) -> Measurement | MeasurementSeries:
                         raise fail(path, f"{where} <beamAttenuationFactors>",
                                    f"{att.size} factors but {n_counts.size} counts")
                 values = n_counts * att
-                sigma = att * np.sqrt(np.maximum(n_counts, 1.0))
+                sigma = counting_uncertainty(n_counts, att)
                 unit = "counts"
                 meta["counts_raw"] = True
             else:
                 values = _numbers(path, inten_el, f"{where} <intensities>", "an intensity")
                 unit = inten_el.get("unit", "counts")
                 if unit == "counts":
-                    sigma = np.sqrt(np.maximum(values, 1.0))
+                    sigma = counting_uncertainty(values)
                 elif unit == "counts/s" and t:
-                    sigma = np.sqrt(np.maximum(values * t, 1.0)) / t
+                    sigma = counting_uncertainty(values * t) / t
                 else:
                     sigma = None
             if values.size == 0:

@@ -16,7 +16,8 @@ r"""Peak profiles and line broadening for powder patterns (JAX).
 * Microstrain: a Gaussian distribution of relative lattice spacing with standard deviation σ_ε
   broadens a reflection by Γ = 2√(2 ln 2) · 2σ_ε tan θ [rad] (Stokes & Wilson, Proc. Phys. Soc. 56,
   174 (1944)).
-* Background: Chebyshev series of the first kind on 2θ mapped to [−1, 1].
+* Background: Chebyshev series of the first kind on 2θ mapped to [−1, 1] (the basis of
+  :func:`mofcore.stats.chebyshev_basis`, which the fits' linear solve of scale and background shares).
 
 Asymmetry (axial divergence) is left out.
 """
@@ -27,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+
+from mofcore.stats import chebyshev_basis
 
 __all__ = [
     "pseudo_voigt",
@@ -179,14 +182,12 @@ def strain_fwhm_deg(two_theta_deg: Float[Array, "n_peaks"], strain_std: Float[Ar
 def chebyshev_background(
     x: Float[Array, "n_points"], coeffs: Float[Array, "n_bg"], x_min: float, x_max: float
 ) -> Float[Array, "n_points"]:
-    """Σ cₖ Tₖ(t) with t = (2x − x_min − x_max)/(x_max − x_min), by the three-term recurrence."""
-    t = (2.0 * x - (x_min + x_max)) / (x_max - x_min)
+    """Σ cₖ Tₖ(t) with t = (2x − x_min − x_max)/(x_max − x_min); Tₖ of :func:`mofcore.stats.chebyshev_basis`."""
     n = coeffs.shape[0]
     if n == 0:
         return jnp.zeros_like(x)
-    t_prev, t_cur = jnp.ones_like(t), t
-    out = coeffs[0] * t_prev
-    for k in range(1, n):  # n_bg is a handful of static terms
-        out = out + coeffs[k] * t_cur
-        t_prev, t_cur = t_cur, 2.0 * t * t_cur - t_prev
+    basis = chebyshev_basis(x, n, x_min, x_max)
+    out = coeffs[0] * basis[:, 0]
+    for k in range(1, n):  # n_bg is a handful of static terms, summed in order
+        out = out + coeffs[k] * basis[:, k]
     return out

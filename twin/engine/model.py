@@ -88,6 +88,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, UInt8
 
+from mofcore.breathing import breathing_path, breathing_path_derivative, smoothstep
 from twin.engine.lattice import DEFECT_BIT, DIRECTIONS, INSIDE_BIT
 
 __all__ = [
@@ -212,11 +213,6 @@ def _crystal_mean(eta, ins):
     return jnp.sum(ins * eta) / jnp.maximum(jnp.sum(ins), 1.0)
 
 
-def smoothstep(eta):
-    """h(η) = η²(3 − 2η): the phase interpolation of :func:`twin.thermo.host_landscape`."""
-    return eta * eta * (3.0 - 2.0 * eta)
-
-
 def site_potentials(omega_closed, omega_open, links, surface_energy, defect_shift, block_volume: float,
                     face_weight=None):
     r"""Per-site Ω_c,i and Ω_o,i [kJ/mol per site]: b³·Ω_p + γ_p Σ_d w_d e_{i,d} + Δ_p d_i.
@@ -261,14 +257,14 @@ def site_landscape(eta, omega_closed, omega_open, barrier):
     r"""Ω(η) = Ω_c + (Ω_o − Ω_c) h(clip(η, 0, 1)) + W η²(1 − η)² [kJ/mol]: :func:`twin.thermo.host_landscape`
     on [0, 1], with the phase drive held at its end values outside (module docstring)."""
     c = jnp.clip(eta, 0.0, 1.0)
-    return omega_closed + (omega_open - omega_closed) * smoothstep(c) + barrier * (eta * (1.0 - eta)) ** 2
+    return breathing_path(c, omega_closed, omega_open) + barrier * (eta * (1.0 - eta)) ** 2
 
 
 def landscape_derivative(eta, omega_closed, omega_open, barrier):
     r"""∂Ω/∂η of :func:`site_landscape`: 6ΔΩ c(1 − c) + 2Wη(1−η)(1 − 2η) with c = clip(η, 0, 1)
     (on [0, 1] the 2η(1−η)[3ΔΩ + W(1 − 2η)] of the thermo double well)."""
     c = jnp.clip(eta, 0.0, 1.0)
-    return (6.0 * (omega_open - omega_closed) * c * (1.0 - c)
+    return (breathing_path_derivative(c, omega_closed, omega_open)
             + 2.0 * barrier * eta * (1.0 - eta) * (1.0 - 2.0 * eta))
 
 
@@ -506,7 +502,7 @@ def guest_fluxes_divergence(fields_halo, eta_halo, mobility_gas, diffusivity, li
     tiny = jnp.asarray(1e-30, dtype)
 
     def site_diffusivity(e):
-        return diffusivity[0] + (diffusivity[-1] - diffusivity[0]) * smoothstep(jnp.clip(e, 0.0, 1.0))
+        return breathing_path(jnp.clip(e, 0.0, 1.0), diffusivity[0], diffusivity[-1])
 
     log_x, m, log_m = (neighbour(x, 0, 0) for x in fields_halo)
     d_site = site_diffusivity(neighbour(eta_halo, 0, 0))

@@ -11,11 +11,13 @@ microstrain ε (refined as its square ``strain_variance`` = ε², on which the G
 parameters stay at the CIF values (a "structure-fixed" Rietveld refinement, as in sequential in situ work).
 
 Weighted residual :math:`r_i = (y_{o,i} - y_{c,i})/\sigma_i` with Poisson σ (√counts, 1 for zero counts
-as GSAS-II and TOPAS do) minimised by :func:`twin.fit.lm.levenberg_marquardt`; statistics by
-:func:`twin.fit.stats.fit_statistics`. A series is refined either independently (``vmap`` over frames,
-all from the same start) or sequentially (``lax.scan``: frame k starts from the result of frame k−1, the
-"sequential refinement" of GSAS-II, B. H. Toby & R. B. Von Dreele, J. Appl. Cryst. 46, 544 (2013), and
-TOPAS), which follows lattice parameters and fractions through a transition without re-guessing.
+as GSAS-II and TOPAS do; :func:`mofcore.stats.poisson_sigma`) minimised by
+:func:`twin.fit.lm.levenberg_marquardt`; statistics by :func:`twin.fit.stats.fit_statistics`. The scales and
+the background of every start come from :func:`mofcore.stats.solve_scale_background`. A series is refined
+either independently (``vmap`` over frames, all from the same start) or sequentially (``lax.scan``: frame k
+starts from the result of frame k−1, the "sequential refinement" of GSAS-II, B. H. Toby & R. B. Von Dreele,
+J. Appl. Cryst. 46, 544 (2013), and TOPAS), which follows lattice parameters and fractions through a
+transition without re-guessing.
 
 Phase fractions: weight fraction :math:`W_p = N_p M_p/\sum_q N_q M_q` (M_p the cell mass; Hill & Howard,
 J. Appl. Cryst. 20, 467 (1987)) with its esd propagated from the covariance through ∂W/∂N.
@@ -30,7 +32,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array
 
 from instruments.xrd import (
     Instrument,
@@ -39,6 +41,7 @@ from instruments.xrd import (
     powder_pattern,
 )
 from instruments.xrd.profiles import chebyshev_background
+from mofcore.stats import poisson_sigma, solve_scale_background
 from twin.errors import FitError
 from twin.fit.lm import levenberg_marquardt
 from twin.fit.stats import fit_statistics
@@ -56,11 +59,6 @@ _LATTICE_FREE = {
     "triclinic": (0, 1, 2, 3, 4, 5),
 }
 _LATTICE_NAMES = ("a_A", "b_A", "c_A", "alpha_deg", "beta_deg", "gamma_deg")
-
-
-def poisson_sigma(counts: Float[Array, "..."]) -> Float[Array, "..."]:
-    """Counting uncertainty √N, with σ = 1 for N < 1 (GSAS-II/TOPAS convention)."""
-    return jnp.sqrt(jnp.maximum(counts, 1.0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,10 +239,9 @@ def _linear_stage(setup: RefinementSetup, model: Any, x: Array, y: Array, sigma:
 
     The pattern is linear in the cell counts N_p and the Chebyshev coefficients, so their best values for
     given lattices, sizes and strains solve one small least-squares problem (one unit-scale pattern per
-    phase plus the Chebyshev basis, columns normalised before the SVD). Negative scales are clipped to 0.
-    Traceable; used for the start of every frame.
+    phase plus the Chebyshev basis: :func:`mofcore.stats.solve_scale_background`). Negative scales are clipped
+    to 0. Traceable; used for the start of every frame.
     """
-    dt = x.dtype
     scale_idx = [lay[0] for lay in setup.layout]
     bg_idx = list(setup.background_index)
     columns = []
@@ -253,13 +250,8 @@ def _linear_stage(setup: RefinementSetup, model: Any, x: Array, y: Array, sigma:
         if bg_idx:
             xb = xb.at[jnp.asarray(bg_idx)].set(0.0)
         columns.append(model(xb))
-    tth = jnp.asarray(setup.two_theta_deg, dt)
-    for k in range(len(bg_idx)):
-        columns.append(chebyshev_background(tth, jnp.zeros(len(bg_idx), dt).at[k].set(1.0), tth[0], tth[-1]))
-    a = jnp.stack(columns, axis=1) / sigma[:, None]
-    norms = jnp.sqrt(jnp.sum(a * a, axis=0))
-    safe = jnp.where(norms > 0.0, norms, 1.0)
-    coef = jnp.linalg.lstsq(a / safe[None, :], y / sigma)[0] / safe
+    tth = jnp.asarray(setup.two_theta_deg, x.dtype)
+    coef = solve_scale_background(jnp.stack(columns), y, sigma, tth, tth[0], tth[-1], len(bg_idx))
     x = x.at[jnp.asarray(scale_idx)].set(jnp.maximum(coef[: len(scale_idx)], 0.0))
     if bg_idx:
         x = x.at[jnp.asarray(bg_idx)].set(coef[len(scale_idx):])
@@ -420,7 +412,7 @@ def refine_series(
         raise FitError(
             f"pattern refinement: the data have {y.shape[-1]} points but the model grid has {setup.two_theta_deg.size}"
         )
-    s = np.sqrt(np.maximum(y, 1.0)) if sigma is None else np.atleast_2d(np.asarray(sigma, float))
+    s = poisson_sigma(y) if sigma is None else np.atleast_2d(np.asarray(sigma, float))
     if s.shape != y.shape or not np.all(s > 0):
         raise FitError(f"pattern refinement: σ must be positive with the shape of the data {y.shape}, got {s.shape}")
     if not 0.0 <= min_fraction < 1.0:

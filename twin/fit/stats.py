@@ -2,11 +2,8 @@ r"""Figures of merit and parameter uncertainties of a weighted least-squares fit
 
 Rietveld conventions (R. A. Young (ed.), *The Rietveld Method*, IUCr/OUP 1993, ch. 1; B. H. Toby,
 Powder Diffr. 21, 67 (2006)), with weights :math:`w_i = 1/\sigma_i^2`, N points and P free parameters:
-
-.. math::
-    R_{wp} = \sqrt{\frac{\sum w_i (y_{o,i} - y_{c,i})^2}{\sum w_i y_{o,i}^2}},\qquad
-    R_{exp} = \sqrt{\frac{N - P}{\sum w_i y_{o,i}^2}},\qquad
-    \chi^2 = \sum w_i (y_{o,i} - y_{c,i})^2,\qquad \chi^2_\nu = \frac{\chi^2}{N-P} = (R_{wp}/R_{exp})^2 .
+R_wp, R_exp, χ² and χ²_ν = χ²/(N − P) as defined and computed once in :mod:`mofcore.stats`
+(:func:`mofcore.stats.figures_of_merit`).
 
 Covariance of the parameters from the Jacobian J = ∂r/∂x of the weighted residual at the minimum,
 scaled by the goodness of fit as Rietveld programs do (GSAS-II, TOPAS):
@@ -24,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+
+from mofcore.stats import figures_of_merit
 
 __all__ = ["FitStatistics", "fit_statistics", "identifiability", "correlation_matrix"]
 
@@ -74,11 +73,7 @@ def fit_statistics(
         y_observed: y_obs (n_points,).
         sigma: σ (n_points,), > 0.
     """
-    n, p = jacobian.shape
-    dof = jnp.asarray(max(n - p, 1), weighted_residual.dtype)
-    chi2 = jnp.sum(weighted_residual**2)
-    wy2 = jnp.sum((y_observed / sigma) ** 2)
-    chi2_red = chi2 / dof
+    fom = figures_of_merit(weighted_residual, y_observed, sigma, jacobian.shape[1])
     norms = jnp.sqrt(jnp.sum(jacobian**2, axis=0))
     scale = jnp.where(norms > 0.0, norms, jnp.ones_like(norms))
     _, s, vt = jnp.linalg.svd(jacobian / scale[None, :], full_matrices=False)
@@ -86,12 +81,12 @@ def fit_statistics(
     keep = s > cut * s[0]
     inv_s2 = jnp.where(keep, 1.0 / jnp.where(keep, s, 1.0) ** 2, jnp.asarray(1.0 / cut**2, s.dtype) / s[0] ** 2)
     cov_scaled = (vt.T * inv_s2[None, :]) @ vt
-    cov = cov_scaled / (scale[:, None] * scale[None, :]) * chi2_red
+    cov = cov_scaled / (scale[:, None] * scale[None, :]) * fom.chi2_reduced
     return FitStatistics(
-        rwp=jnp.sqrt(chi2 / wy2),
-        rexp=jnp.sqrt(dof / wy2),
-        chi2=chi2,
-        chi2_reduced=chi2_red,
+        rwp=fom.rwp,
+        rexp=fom.rexp,
+        chi2=fom.chi2,
+        chi2_reduced=fom.chi2_reduced,
         covariance=cov,
         esd=jnp.sqrt(jnp.diagonal(cov)),
         correlation=correlation_matrix(cov),

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 from scipy import constants as sc
 
+from mofcore.breathing import breathing_path
 from twin.conditions import Conditions
 from twin.errors import MaterialError
 from twin.thermo.eos import R_KJ_MOL_K, fugacity_Pa, water_saturation_pressure_Pa
@@ -284,7 +285,8 @@ def host_landscape(
     Ω''(0) = 2(3ΔΩ + W) > 0, i.e. ΔΩ > −W/3; the open state while Ω''(1) = 2(W − 3ΔΩ) > 0, i.e. ΔΩ < W/3.
     Hence the spinodals |ΔΩ| = W/3 bound the hysteresis; at ΔΩ = 0 the barrier is W/16 at η = 1/2.
 
-    Elementwise; arguments broadcast (same rank); differentiable in every argument.
+    Elementwise; arguments broadcast (same rank); differentiable in every argument. h and the interpolation
+    Ω_c + ΔΩ h are :func:`mofcore.breathing.smoothstep` and :func:`mofcore.breathing.breathing_path`.
 
     Args:
         eta: order parameter [1] (any shape).
@@ -294,6 +296,5 @@ def host_landscape(
     Returns:
         Ω(η) [kJ/mol per site cell].
     """
-    h = eta * eta * (3.0 - 2.0 * eta)
     g = (eta * (1.0 - eta)) ** 2
-    return omega_closed + (omega_open - omega_closed) * h + barrier_kj_mol * g
+    return breathing_path(eta, omega_closed, omega_open) + barrier_kj_mol * g
