@@ -8,16 +8,7 @@ Entry point: :func:`build_report` (``twin report OUT``). The page is a list of s
 from reports.analysis import agreement_indices, branches, crossings, cycle_index, domain_sizes_nm, hysteresis_width
 from reports.build import SUMMARY_FORMAT, build_report
 from reports.context import ReportContext, Section
-from instruments.series_io import (
-    ImageSeries,
-    SpectralSeries,
-    read_image_series,
-    read_spectral_series,
-    read_xrd_series,
-    write_image_series,
-    write_spectral_series,
-    write_xrd_series,
-)
+from instruments.series_io import ImageSeries, read_image_series, read_observable, write_image_series, write_observable
 from reports.run_data import FitParameter, FitResult, RunData, load_fit_result, load_run
 from reports.sections import SECTIONS
 
@@ -32,12 +23,9 @@ __all__ = [
     "FitResult",
     "FitParameter",
     "load_fit_result",
-    "SpectralSeries",
     "ImageSeries",
-    "write_xrd_series",
-    "read_xrd_series",
-    "write_spectral_series",
-    "read_spectral_series",
+    "write_observable",
+    "read_observable",
     "write_image_series",
     "read_image_series",
     "agreement_indices",

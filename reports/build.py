@@ -65,8 +65,7 @@ def build_report(
         with style():
             for fn in sections or SECTIONS:
                 section = fn(ctx)
-                if section is not None:
-                    built.append(section)
+                built.extend(section if isinstance(section, list) else [section] if section is not None else [])
         missing = [m for s in built for m in s.missing]
         summaries = {s.id: s.summary for s in built}
         prov = run.trajectory.provenance

@@ -72,7 +72,7 @@ def run_demo(out_dir: str | Path, *, show_progress: bool = True, say: Callable[[
     from twin.fit.config import load_fit_config
     from twin.fit.synthetic import series_truth, write_synthetic_xrd
     from twin.fit.workflow import run_xrd_series_fit
-    from twin.observe import observe_xrd, write_first_last_csv
+    from twin.observe import observe, write_first_last_csv
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def run_demo(out_dir: str | Path, *, show_progress: bool = True, say: Callable[[
     _stage(result, "simulate the powder through the protocol (twin run)",
            lambda: run_scenario(scenario, out, show_progress=show_progress), say)
     _stage(result, "powder XRD of every frame (twin observe --xrd)",
-           lambda: write_first_last_csv(observe_xrd(out, instrument_path)), say)
+           lambda: write_first_last_csv(observe(out, "xrd", instrument_path)), say)
 
     def measure() -> None:
         shutil.rmtree(out / "measured", ignore_errors=True)  # frames of an earlier demo must not join the series

@@ -40,7 +40,7 @@ import numpy as np
 from instruments.io._base import check_axis, check_finite, decode_text, fail, number, parse_float
 from instruments.io._quantities import axis_from_label, condition_from_text
 from instruments.measurement import Measurement, MeasurementSeries, counting_uncertainty
-from instruments.observable import AXIS_UNITS, Axis
+from instruments.observable import AXIS_TECHNIQUE, AXIS_UNITS, Axis
 
 __all__ = ["read_columns", "COLUMN_EXTENSIONS"]
 
@@ -109,7 +109,8 @@ def read_columns(
         x_column, y_column, sigma_column: column number (0-based) or header name to use.
         axis, axis_unit: axis name (``two_theta``, ``q``, ``wavenumber``, ``shift``, ...) and unit when
             the header does not say.
-        technique: ``"xrd"``, ``"ir"``, ``"raman"``, ``"nmr"``, ``"total_scattering"``, ``"isotherm"``.
+        technique: a technique name as in the registry (``"xrd"``, ``"total-scattering"``, ``"isotherm"``) or a
+            kind of spectrum (``"ir"``, ``"raman"``, ``"nmr"``); guessed from the axis when not given.
         wavelength_ang: λ [Å] when the file does not state it.
         counts: the values are raw detector counts (σ = √N); default: guessed from the header
             (``counts``) or from all values being non-negative integers on a 2θ axis.
@@ -266,8 +267,8 @@ def read_columns(
         kind = "file"
     y_name = names[yi] if names is not None else ""
     if technique is None:
-        technique = {"two_theta": "xrd", "q": "total_scattering" if path.suffix.lower() in (".int01", ".fq", ".sq") else "xrd",
-                     "wavenumber": "ir", "shift": "nmr", "frequency": "nmr", "d": "xrd", "r": "total_scattering"}.get(axis_name, "")
+        total_scattering = axis_name == "q" and path.suffix.lower() in (".int01", ".fq", ".sq")
+        technique = "total-scattering" if total_scattering else AXIS_TECHNIQUE.get(axis_name, "")
     if sigma is None:
         is_counts = counts
         if is_counts is None:
@@ -280,7 +281,7 @@ def read_columns(
             sigma = counting_uncertainty(y)
             kind = "counting"
             unit = unit or "counts"
-    if technique == "total_scattering" and axis_name == "q" and quantity is None:
+    if technique == "total-scattering" and axis_name == "q" and quantity is None:
         quantity = "F(Q)"
     return Measurement(
         axis=Axis(x[order], axis_name, axis_u),

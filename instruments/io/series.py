@@ -35,7 +35,7 @@ import numpy as np
 from instruments.io._base import check_axis, check_finite, decode_text, fail, number, parse_float, read_bytes
 from instruments.io._quantities import PRESSURE_PA, TIME_S, axis_from_label, to_kelvin
 from instruments.measurement import Measurement, MeasurementSeries
-from instruments.observable import Axis
+from instruments.observable import AXIS_TECHNIQUE, Axis
 
 __all__ = ["read_folder", "read_hdf5", "read_conditions_log"]
 
@@ -324,7 +324,7 @@ def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -
         hit = _find_dataset(h5, key)
         if hit is not None and hit.size == 1:
             lam = _wavelength(path, hit)
-    technique = {"two_theta": "xrd", "q": "xrd", "wavenumber": "ir", "shift": "nmr"}.get(name, "")
+    technique = AXIS_TECHNIQUE.get(name, "")
     items = [
         Measurement(
             axis=Axis(x[order], name, unit), values=y2[k][order],

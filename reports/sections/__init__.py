@@ -1,8 +1,9 @@
 """The sections of the report, in page order (:data:`SECTIONS`), one module per section.
 
-Each is a function ``(ReportContext) -> Section | None`` that depends only on what the run directory holds and
-lists what it could not show. To add a panel (a new technique, a new diagnostic), write one such function and
-append it to :data:`SECTIONS`; a spectral series draws through :func:`spectral_section` with its technique name.
+Each is a function ``(ReportContext) -> Section | list[Section] | None`` that depends only on what the run
+directory holds and lists what it could not show. The techniques' panels come from the technique registry
+(:func:`technique_sections`): a new technique's panel joins through its registry entry, not here. A new
+diagnostic is one such function appended to :data:`SECTIONS`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,7 @@ from reports.sections.phases import phase_section
 from reports.sections.provenance import provenance_section
 from reports.sections.scenario import scenario_section
 from reports.sections.spatial import snapshot_frames, spatial_section
-from reports.sections.spectra import (
-    MAX_TABLE_ROWS,
-    OVERLAY_BACKGROUND,
-    TECHNIQUE_TITLES,
-    nmr_section,
-    spectral_section,
-    vibrational_section,
-    xrd_section,
-)
+from reports.sections.spectra import MAX_TABLE_ROWS, OVERLAY_BACKGROUND, spectral_section, technique_sections
 from reports.sections.tem import tem_section
 
 __all__ = [
@@ -32,13 +25,10 @@ __all__ = [
     "spatial_section",
     "snapshot_frames",
     "spectral_section",
-    "xrd_section",
-    "nmr_section",
-    "vibrational_section",
+    "technique_sections",
     "tem_section",
     "fit_section",
     "provenance_section",
-    "TECHNIQUE_TITLES",
     "OVERLAY_BACKGROUND",
     "MAX_TABLE_ROWS",
 ]
@@ -48,9 +38,7 @@ SECTIONS: list[SectionFn] = [
     scenario_section,
     phase_section,
     spatial_section,
-    xrd_section,
-    nmr_section,
-    vibrational_section,
+    technique_sections,
     tem_section,
     fit_section,
     provenance_section,

@@ -11,7 +11,7 @@ from reports.context import ReportContext, Section
 
 __all__ = ["SectionFn", "mark_absent", "crystal_sizes", "evenly_spaced"]
 
-SectionFn = Callable[[ReportContext], "Section | None"]
+SectionFn = Callable[[ReportContext], "Section | list[Section] | None"]
 
 
 def mark_absent(sec: Section, missing: str, message: str) -> Section:

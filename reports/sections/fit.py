@@ -8,10 +8,10 @@ from matplotlib.figure import Figure
 
 from reports.context import Markup, ReportContext, Section, esc, fmt, fmt_pm, table
 from reports.figures import new_figure, orient_axis
-from reports.run_data import FitParameter, FitResult
+from twin.fit.result import FitParameter, FitResult, PredictiveCheck
 from reports.sections._shared import mark_absent
 
-__all__ = ["fit_section", "truth_inside", "band_coverage"]
+__all__ = ["fit_section", "truth_inside"]
 
 #: posterior predictive panels drawn at most
 MAX_PPC_PANELS = 4
@@ -119,54 +119,13 @@ def _fit_summary(fit: FitResult) -> dict:
 
 
 # -- posterior predictive check -----------------------------------------------------------------------
-def _ppc_items(pp) -> list[dict] | None:
-    """Normalise a posterior predictive block: a dict or list of dicts with an axis, observed and bands."""
-    items = pp if isinstance(pp, list) else [pp]
-    out = []
-    for item in items:
-        if not isinstance(item, dict):
-            return None
-        x = item.get("axis", item.get("x"))
-        if isinstance(x, dict):
-            name, unit, x = x.get("name", "x"), x.get("unit", ""), x.get("values")
-        else:
-            name, unit = item.get("axis_name", "x"), item.get("axis_unit", "")
-        needed = [x, item.get("observed"), item.get("lower"), item.get("upper")]
-        if any(v is None for v in needed):
-            return None
-        try:
-            arrays = [np.asarray(v, dtype=np.float64) for v in needed]
-        except (TypeError, ValueError):
-            return None
-        if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
-            return None
-        median = item.get("median")
-        out.append({"x": arrays[0], "observed": arrays[1], "lower": arrays[2], "upper": arrays[3],
-                    "median": None if median is None else np.asarray(median, dtype=np.float64),
-                    "name": str(name), "unit": str(unit), "level": float(item.get("level", 0.9)),
-                    "label": str(item.get("label", "")), "quantity": str(item.get("quantity", "intensity"))})
-    return out
-
-
-def band_coverage(item: dict) -> float:
-    """Fraction of the observed points inside the predictive band of one normalised item."""
-    return float(np.mean((item["observed"] >= item["lower"]) & (item["observed"] <= item["upper"])))
-
-
-def _ppc(ctx: ReportContext, sec: Section, pp) -> None:
-    """Add the posterior predictive check to ``sec`` (its coverage to the summary), or say why it is absent."""
-    if pp is None:
+def _ppc(ctx: ReportContext, sec: Section, checks: tuple[PredictiveCheck, ...]) -> None:
+    """Add the posterior predictive check to ``sec`` (its coverage to the summary), or say that it is absent."""
+    if not checks:
         sec.missing.append("posterior predictive check (fit_result.json posterior_predictive)")
         return
-    items = _ppc_items(pp)
-    if not items:
-        keys = ", ".join(pp.keys()) if isinstance(pp, dict) else type(pp).__name__
-        sec.blocks.append(f'<p class="absent">posterior_predictive is present but not in a form this report draws '
-                          f'(expected axis, observed, lower, upper; found {esc(keys)}).</p>')
-        sec.missing.append("posterior predictive plot (unrecognised form)")
-        return
-    items = items[:MAX_PPC_PANELS]
-    coverage = [band_coverage(it) for it in items]
+    items = checks[:MAX_PPC_PANELS]
+    coverage = [it.coverage for it in items]
     sec.blocks.append(ctx.figure(_ppc_figure(items, coverage), "posterior-predictive", "Posterior predictive check: "
                                  "data drawn from the fitted posterior (band) against the observations; a calibrated "
                                  "model puts about the stated fraction of points inside.",
@@ -174,20 +133,20 @@ def _ppc(ctx: ReportContext, sec: Section, pp) -> None:
     sec.summary["posterior_predictive_coverage"] = coverage
 
 
-def _ppc_figure(items: list[dict], coverage: list[float]) -> Figure:
+def _ppc_figure(items: tuple[PredictiveCheck, ...], coverage: list[float]) -> Figure:
     """One panel per item: predictive band, median and observed points, the coverage in the title."""
     fig = new_figure(1.8 * len(items) + 0.4)
     axes = fig.subplots(len(items), 1, squeeze=False)[:, 0]
     for ax, it, inside in zip(axes, items, coverage):
-        rev = it["unit"] in ("ppm", "cm-1", "cm⁻¹")
-        ax.fill_between(it["x"], it["lower"], it["upper"], color="#56B4E9", alpha=0.45, lw=0,
-                        label=f"{100 * it['level']:.0f} % predictive band")
-        if it["median"] is not None:
-            ax.plot(it["x"], it["median"], color="#0072B2", lw=0.9, label="predictive median")
-        ax.plot(it["x"], it["observed"], ls="none", marker="o", ms=1.5, color="#000000", label="observed")
-        ax.set_title(f"{it['label']}  observed points inside the band: {100 * inside:.1f} %".strip(), fontsize=7.5)
-        ax.set_xlabel(f"{it['name']} ({it['unit']})" if it["unit"] else it["name"])
-        ax.set_ylabel(it["quantity"])
-        orient_axis(ax, it["x"], rev)
+        rev = it.axis_unit in ("ppm", "cm-1", "cm⁻¹")
+        ax.fill_between(it.axis, it.lower, it.upper, color="#56B4E9", alpha=0.45, lw=0,
+                        label=f"{100 * it.level:.0f} % predictive band")
+        if it.median is not None:
+            ax.plot(it.axis, it.median, color="#0072B2", lw=0.9, label="predictive median")
+        ax.plot(it.axis, it.observed, ls="none", marker="o", ms=1.5, color="#000000", label="observed")
+        ax.set_title(f"{it.label}  observed points inside the band: {100 * inside:.1f} %".strip(), fontsize=7.5)
+        ax.set_xlabel(f"{it.axis_name} ({it.axis_unit})" if it.axis_unit else it.axis_name)
+        ax.set_ylabel(it.quantity)
+        orient_axis(ax, it.axis, rev)
     axes[0].legend(loc="upper right", ncols=3)
     return fig

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reports import write_xrd_series
+from instruments.observable import Axis, Observable
+from reports import write_observable
 from twin.trajectory import FieldSpec, SummarySpec, TrajectoryWriter, default_provenance
 
 SCENARIO = """name = "MIL-53(Al) powder, CO2 swing (synthetic test)"
@@ -141,11 +142,13 @@ def make_run(root: Path, *, xrd: bool = True, measured: bool = True, fit: bool =
         rng = np.random.default_rng(3)
         idx = np.asarray(MEASURED_FRAMES)
         meas = rng.poisson(40.0 * intensity[idx]).astype(np.float64)
-    write_xrd_series(
-        out / "observables" / "xrd.h5", two_theta_deg=two_theta, intensity=intensity, time_s=t, pressure_bar=p,
-        temperature_K=np.full(N_FRAMES, 303.0), wavelength_A=1.5406, measured_intensity=meas, measured_frame_index=idx,
-        intensity_unit="counts" if measured else "arb.",
-    )
+    unit = "counts" if measured else "arb."
+    simulated = Observable(axis=Axis(two_theta, "two_theta", "deg"), values=intensity, technique="xrd", unit=unit,
+                           conditions={"time_s": t, "pressure_bar": p, "temperature_K": np.full(N_FRAMES, 303.0)},
+                           attrs=(("wavelength_A", 1.5406),))
+    if measured:
+        simulated = simulated.with_measured(Observable(axis=simulated.axis, values=meas, technique="xrd", unit=unit), idx)
+    write_observable(out / "observables" / "xrd.h5", simulated)
     if fit:
         mdir = root / "run" / "measured"
         mdir.mkdir(exist_ok=True)
@@ -165,7 +168,7 @@ def make_run(root: Path, *, xrd: bool = True, measured: bool = True, fit: bool =
             "correlations": {"names": ["median_size", "size_width", "defect_concentration"],
                              "matrix": [[1.0, -0.62, 0.15], [-0.62, 1.0, -0.08], [0.15, -0.08, 1.0]]},
             "measurements": measurements,
-            "posterior_predictive": {
+            "posterior_predictive": [{
                 "axis": {"name": "2θ", "unit": "deg", "values": two_theta[::4].tolist()},
                 "observed": (meas[1][::4] / 40.0).tolist() if meas is not None else [],
                 "median": intensity[MEASURED_FRAMES[1]][::4].tolist(),
@@ -173,7 +176,7 @@ def make_run(root: Path, *, xrd: bool = True, measured: bool = True, fit: bool =
                 "upper": (intensity[MEASURED_FRAMES[1]][::4] + 2.2 * np.sqrt(intensity[MEASURED_FRAMES[1]][::4] / 40)).tolist(),
                 "level": 0.9,
                 "label": f"frame {MEASURED_FRAMES[1]}",
-            },
+            }],
         }
         (out / "fit_result.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return out

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from instruments.series_io import read_xrd_series
+from instruments.series_io import read_observable
 from twin.engine.run import run_scenario
-from twin.observe import observe_xrd, write_first_last_csv
+from twin.observe import observe, write_first_last_csv
 from twin.scenario import parse_scenario
 from twin.trajectory import Trajectory
 
@@ -54,29 +54,29 @@ def test_observe_xrd_on_a_pressure_ramp(tmp_path, repo_root):
     fractions (correlation > 0.985)."""
     out = tmp_path / "run"
     traj_path = run_scenario(parse_scenario(SCENARIO), out, show_progress=False)
-    xrd_path = observe_xrd(out, repo_root / "datasets/instruments/lab_cuka.toml")
+    xrd_path = observe(out, "xrd", repo_root / "datasets/instruments/lab_cuka.toml")
     assert xrd_path == out / "observables" / "xrd.h5"
 
     with Trajectory(traj_path) as traj:
         n_frames, time_s = traj.n_frames, np.asarray(traj.time_s)
         pressure_bar = traj.partial_pressure_Pa.sum(axis=1) / 1e5
         lp_fraction = traj.summary("phase_fraction")[:, list(traj.phases).index("lp")]
-    series = read_xrd_series(xrd_path)
-    grid = np.asarray(series.axis)
-    assert series.intensity.shape == (n_frames, grid.size) and n_frames == 7  # one pattern per frame (0…60 s)
-    np.testing.assert_allclose(series.time_s, time_s)
-    np.testing.assert_allclose(series.pressure_bar, pressure_bar, rtol=1e-6)
+    series = read_observable(xrd_path)
+    grid = np.asarray(series.axis.values)
+    assert series.values.shape == (n_frames, grid.size) and n_frames == 7  # one pattern per frame (0…60 s)
+    np.testing.assert_allclose(series.condition("time_s"), time_s)
+    np.testing.assert_allclose(series.condition("pressure_bar"), pressure_bar, rtol=1e-6)
     assert lp_fraction[0] < 0.05 and lp_fraction[-1] > 0.9  # the ramp crosses the switch
 
-    i_lp = _at(grid, series.intensity, 8.67)
-    i_np = _at(grid, series.intensity, 12.52)
+    i_lp = _at(grid, series.values, 8.67)
+    i_np = _at(grid, series.values, 12.52)
     assert i_lp[-1] > 10.0 * i_lp[0] and i_np[0] > 10.0 * i_np[-1]
     switch = int(np.argmax(lp_fraction > 0.5))
     assert 0 < switch < n_frames - 1
     assert i_lp[switch:].min() > i_lp[:switch].max() and i_np[:switch].min() > i_np[switch:].max()
     # integrated intensities follow the fractions (heights less so: the lines broaden and the lp cell
     # follows the mean η of the lp region, which overshoots 1 by a few % under the drive)
-    a_lp, a_np = _area(grid, series.intensity, 8.67), _area(grid, series.intensity, 12.52)
+    a_lp, a_np = _area(grid, series.values, 8.67), _area(grid, series.values, 12.52)
     assert np.corrcoef(a_lp, lp_fraction)[0, 1] > 0.985
     assert np.corrcoef(a_np, 1.0 - lp_fraction)[0, 1] > 0.985
 
@@ -86,5 +86,5 @@ def test_observe_xrd_on_a_pressure_ramp(tmp_path, repo_root):
         table = pd.read_csv(path)
         assert list(table.columns) == ["two_theta_deg", "intensity"]
         np.testing.assert_allclose(table["two_theta_deg"], grid)
-        np.testing.assert_allclose(table["intensity"], series.intensity[row], rtol=1e-6)
-    assert series.wavelength_A == pytest.approx(1.5405929, abs=1e-6)
+        np.testing.assert_allclose(table["intensity"], series.values[row], rtol=1e-6)
+    assert series.meta["wavelength_A"] == pytest.approx(1.5405929, abs=1e-6)

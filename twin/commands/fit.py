@@ -63,30 +63,17 @@ def _handle(args: argparse.Namespace) -> int:
         result = run_isotherm_fit(args.isotherm, args.material, args.guest, temperature_K, args.output,
                                   y_column=args.y_column, seed=args.seed, n_steps=args.steps, burn=args.steps // 3)
     elif args.fit_file:
+        from instruments.registry import for_fit
+        from instruments.technique import resolve
         from twin.fit.config import load_fit_config
 
         cfg = load_fit_config(args.fit_file)
-        if cfg.technique == "total-scattering":
-            from twin.fit.total_scattering import run_total_scattering_fit
-
-            o = cfg.options
-            result = run_total_scattering_fit(
-                o["measurements"], o["structure"], args.output, temperature_pattern=o["temperature_pattern"],
-                temperature_unit=o["temperature_unit"], q_range_inv_ang=o["q_range_inv_ang"], r_max_A=o["r_max_A"],
-                local_radius_A=o["local_radius_A"], form_factor_table=o["form_factor_table"],
-                normalisation=o["normalisation"], n_background=o["n_background"], fixed=o["fixed"],
-                start=o["start"], bounds=o["bounds"], source_text=cfg.text)
-            return _print_series(result) if not args.json else _print(result, True)
-        (path, y_column), = cfg.measurements
-        if cfg.technique == "xrd-series":
-            from twin.fit.workflow import run_xrd_series_fit
-
-            result = run_xrd_series_fit(path, cfg.material, cfg.instrument, args.output, truth=cfg.truth,
-                                        seed=cfg.seed, source_text=cfg.text)
-        else:
-            result = run_isotherm_fit(path, cfg.material, cfg.guest, cfg.temperature_K, args.output, free=cfg.free,
-                                      sample=cfg.sample, y_column=y_column, coherent_size_nm=cfg.coherent_size_nm,
-                                      seed=cfg.seed, n_steps=cfg.n_steps, burn=cfg.n_steps // 3, source_text=cfg.text)
+        problem = resolve(for_fit(cfg.technique).fit)
+        result = problem.run(cfg, Path(args.output))
+        if problem.print_summary is not None and not args.json:
+            problem.print_summary(result)
+            print(f"wrote {result['path']}")
+            return 0
     else:
         raise FitError("expected a fit file (twin fit FIT.toml -o OUT) or --isotherm FILE with --material, --guest, --temperature")
     return _print(result, args.json)
@@ -95,7 +82,7 @@ def _handle(args: argparse.Namespace) -> int:
 def _print(result: dict, as_json: bool) -> int:
     summary = {"fit_result": result["path"],
                "parameters": {k: [v["value"], v["interval_90"]] for k, v in result["parameters"].items()},
-               "chi2_reduced": result["figures_of_merit"]["chi2_reduced"], "warnings": result["warnings"]}
+               "chi2_reduced": result["figures_of_merit"].get("chi2_reduced"), "warnings": result["warnings"]}
     if as_json:
         print_json(summary)
     else:
@@ -105,20 +92,4 @@ def _print(result: dict, as_json: bool) -> int:
         for warning in result["warnings"]:
             print(f"warning: {warning}")
         print(f"wrote {result['path']}")
-    return 0
-
-
-def _print_series(result: dict) -> int:
-    """One line per frame of a total-scattering fit (the full table is in fit_result.json / fit_series.csv)."""
-    series = result["series"]
-    v, e = series["values"], series["esd"]
-    print(f"{'T (°C)':>8s}  {'c':>14s}  {'D_cryst (nm)':>16s}  {'D_amorph (nm)':>15s}  {'Rwp':>7s}  {'chi2_nu':>8s}")
-    for i, t in enumerate(series["temperature_C"]):
-        d_c = f"{v['coherent_size_nm'][i]:.2f} ± {e['coherent_size_nm'][i]:.2g}"
-        print(f"{t:8.0f}  {v['crystalline_fraction'][i]:6.3f} ± {e['crystalline_fraction'][i]:5.3f}  {d_c:>16s}  "
-              f"{v['amorphous_size_nm'][i]:6.3f} ± {e['amorphous_size_nm'][i]:5.3f}  {series['Rwp'][i]:7.4f}  "
-              f"{series['chi2_reduced'][i]:8.2f}")
-    if result["warnings"]:
-        print(f"{len(result['warnings'])} warnings (in fit_result.json), e.g.: {result['warnings'][0]}")
-    print(f"wrote {result['path']}")
     return 0

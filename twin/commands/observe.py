@@ -1,4 +1,5 @@
-"""``twin observe OUT --xrd INSTRUMENT.toml``: what the instruments would record at every frame of a run."""
+"""``twin observe OUT --technique NAME INSTRUMENT.toml`` (``--xrd INSTRUMENT.toml`` for short): what the
+instruments would record at every frame of a run."""
 
 from __future__ import annotations
 
@@ -11,41 +12,57 @@ from twin.errors import TwinError
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "observe",
-        help="compute instrument observables (powder XRD) for every frame of a run",
+        help="compute instrument observables (powder XRD, …) for every frame of a run",
         description=(
-            "Read OUT/trajectory.h5 and write the pattern a powder diffractometer would record at every frame, "
-            "with the frame conditions, to OUT/observables/xrd.h5 (one jitted, batched evaluation over frames), "
-            "plus OUT/observables/xrd_first.csv and xrd_last.csv. Phase amounts, lattice parameters, η spread "
+            "Read OUT/trajectory.h5 and write what an instrument would record at every frame, with the frame "
+            "conditions, to OUT/observables/NAME.h5 (one jitted, batched evaluation over frames), plus "
+            "OUT/observables/NAME_first.csv and NAME_last.csv. The techniques come from the registry "
+            "(`twin observe --list` names them); for powder XRD, phase amounts, lattice parameters, η spread "
             "(microstrain) and the coherent-domain size distribution of each phase come from the trajectory."
         ),
-        epilog="Instrument file format: docs/xrd.md; a laboratory Cu Kα example ships as datasets/instruments/lab_cuka.toml (`twin demo` copies it into its output).",
+        epilog="Instrument file format of XRD: docs/xrd.md; a laboratory Cu Kα example ships as "
+               "datasets/instruments/lab_cuka.toml (`twin demo` copies it into its output). "
+               "Adding a technique: docs/adding-a-technique.md.",
     )
-    parser.add_argument("out", metavar="OUT", help="run directory holding trajectory.h5")
-    parser.add_argument("--xrd", metavar="INSTRUMENT.toml", required=True, help="powder diffractometer settings")
+    parser.add_argument("out", metavar="OUT", nargs="?", help="run directory holding trajectory.h5")
+    parser.add_argument("--technique", nargs=2, action="append", metavar=("NAME", "INSTRUMENT.toml"), default=[],
+                        help="a technique of the registry and its instrument file (repeat for several)")
+    parser.add_argument("--xrd", metavar="INSTRUMENT.toml", help="short for --technique xrd INSTRUMENT.toml")
+    parser.add_argument("--list", action="store_true", help="list the techniques and exit")
     parser.add_argument("--measured", metavar="PATH",
-                        help="a measured in situ series (a folder of pattern files in any format `twin inspect` "
-                             "reads, with a conditions log that has a time column, or one HDF5/NeXus file): the "
-                             "series is simulated on its 2θ points and the measured frames are stored beside the "
-                             "simulated ones, matched by time, for the report's overlay")
+                        help="a measured in situ series (a folder of files in any format `twin inspect` reads, with "
+                             "a conditions log that has a time column, or one HDF5/NeXus file) of the one technique "
+                             "given: the series is simulated on its points and the measured frames are stored "
+                             "beside the simulated ones, matched by time, for the report's overlay")
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from twin.observe import observe_xrd, write_first_last_csv
+    from instruments.registry import techniques
 
+    if args.list:
+        for t in techniques():
+            state = "observe" if t.observable else "fit only"
+            print(f"{t.name:18s} {t.axis_name} ({t.axis_unit}), {state}: {t.summary}")
+        return 0
+    requests = [tuple(pair) for pair in args.technique] + ([("xrd", args.xrd)] if args.xrd else [])
+    if not args.out:
+        raise TwinError("OUT: the run directory is required (twin observe OUT --technique NAME INSTRUMENT.toml)")
+    if not requests:
+        raise TwinError("--technique NAME INSTRUMENT.toml (or --xrd INSTRUMENT.toml) is required; "
+                        "`twin observe --list` names the techniques")
+    if args.measured and len(requests) != 1:
+        raise TwinError("--measured belongs to one technique; give one --technique with it")
     out = Path(args.out)
     if not (out / "trajectory.h5").is_file():
         raise TwinError(f"{out}: no trajectory.h5 here (run `twin run SCENARIO.toml -o {out}` first)")
-    measured = None
-    if args.measured:
-        import numpy as np
+    for name, instrument in requests:
+        if not Path(instrument).is_file():
+            raise TwinError(f"--technique {name}: instrument file {instrument!r} not found")
+    from twin.observe import observe, write_first_last_csv
 
-        from instruments.xrd import load_instrument
-        from twin.fit.xrd_series import load_xrd_series
-
-        instrument, _ = load_instrument(args.xrd)
-        measured = load_xrd_series(args.measured, wavelength_A=float(np.min(np.asarray(instrument.wavelengths_A))))
-    path = observe_xrd(out, args.xrd, measured)
-    csvs = write_first_last_csv(path)
-    print(f"XRD series written to {path} (and {', '.join(str(c) for c in csvs)})")
+    for name, instrument in requests:
+        path = observe(out, name, instrument, args.measured)
+        csvs = write_first_last_csv(path)
+        print(f"{name} series written to {path} (and {', '.join(str(c) for c in csvs)})")
     return 0

@@ -66,15 +66,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from twin._toml_schema import Table, did_you_mean
-from twin.errors import FitError
+from twin.errors import FitError, TwinError
 from twin.fit.isotherm import PARAMETERS, FreeParameter
 
-__all__ = ["FitConfig", "load_fit_config", "parse_fit_config"]
+__all__ = ["FitConfig", "FitFile", "load_fit_config", "parse_fit_config", "parse_isotherm", "parse_xrd_series",
+           "parse_total_scattering"]
 
 # parameter unit → (dimension for twin.units, factor from the internal unit to the parameter's unit)
 _DIMENSIONS = {"nm": ("length", 0.1), "kJ/mol": ("energy", 1.0), "J/m2": ("area_energy", 1.0),
@@ -82,6 +83,14 @@ _DIMENSIONS = {"nm": ("length", 0.1), "kJ/mol": ("energy", 1.0), "J/m2": ("area_
 _SAMPLE_KEYS = {"size_median": "size_median_nm", "size_width": "size_width", "surface_energy": "surface_energy_J_m2",
                 "defect_sigma": "defect_sigma_kj_mol", "defect_correlation": "defect_correlation_nm",
                 "intrinsic_sigma": "intrinsic_sigma_kj_mol", "uptake_scale": "uptake_scale"}
+
+
+class FitFile(NamedTuple):
+    """What a fit problem's ``parse`` gets besides the tables: the fit file's name, folder and text."""
+
+    source: str
+    base_dir: Path
+    text: str
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,10 @@ def _path(table: Table, key: str, base_dir: Path, what: str, folder_ok: bool = F
     return path
 
 
-def _parse_xrd_series(root: Table, fit: Table, material: str, source: str, base_dir: Path, text: str) -> FitConfig:
+def parse_xrd_series(root: Table, fit: Table, file: FitFile) -> FitConfig:
+    """The ``xrd-series`` fit: one measured series, the material, the instrument file, an optional truth."""
+    source, base_dir, text = file
+    material = fit.string("material")
     instrument = _path(fit, "instrument", base_dir, "instrument file")
     seed = fit.integer("seed", 0, minimum=0)
     fit.finish()
@@ -162,7 +174,9 @@ def _parse_xrd_series(root: Table, fit: Table, material: str, source: str, base_
                      instrument=instrument, truth=truth)
 
 
-def _parse_total_scattering(root: Table, fit: Table, source: str, base_dir: Path, text: str) -> FitConfig:
+def parse_total_scattering(root: Table, fit: Table, file: FitFile) -> FitConfig:
+    """The ``total-scattering`` fit: an F(Q) series, the structure, the Q range and parameter settings."""
+    source, base_dir, text = file
     from twin.datasets import dataset_path
     from twin.fit.total_scattering import DEFAULT_BOUNDS, DEFAULT_TEMPERATURE_PATTERN, PARAMETER_NAMES
 
@@ -246,20 +260,11 @@ def _parse_total_scattering(root: Table, fit: Table, source: str, base_dir: Path
                      seed, 0, source, text, options=options)
 
 
-def parse_fit_config(data: dict[str, Any], source: str, base_dir: Path, text: str = "") -> FitConfig:
-    """Validate a parsed fit file (FitError naming ``source`` and the key path)."""
-    root = Table(data, "", source, FitError)
-    root.expect_keys(("fit", "measurements", "sample", "parameters", "coherent_size", "truth"))
-    fit = root.table("fit", required=True)
-    technique = fit.string("technique")
-    if technique == "total-scattering":
-        return _parse_total_scattering(root, fit, source, base_dir, text)
-    if technique not in ("isotherm", "xrd-series"):
-        hint = did_you_mean(technique, ("isotherm", "xrd-series", "total-scattering"))
-        raise fit.fail("technique", f"expected one of isotherm, xrd-series, total-scattering, got {technique!r}{hint}")
+def parse_isotherm(root: Table, fit: Table, file: FitFile) -> FitConfig:
+    """The ``isotherm`` fit: one measured isotherm, the material, guest, temperature and free parameters."""
+    source, base_dir, text = file
+    technique = "isotherm"
     material = fit.string("material")
-    if technique == "xrd-series":
-        return _parse_xrd_series(root, fit, material, source, base_dir, text)
     root.expect_keys(("fit", "measurements", "sample", "parameters", "coherent_size"))
     guest = fit.string("guest")
     temperature = fit.quantity("temperature", "temperature", check=lambda t: t > 0, expected="a positive temperature")
@@ -321,6 +326,25 @@ def parse_fit_config(data: dict[str, Any], source: str, base_dir: Path, text: st
                                                                        expected="a positive length") * 0.1)
     return FitConfig(technique, material, guest, temperature, tuple(measurements), tuple(free), sample, coherent,
                      seed, n_steps, source, text)
+
+
+def parse_fit_config(data: dict[str, Any], source: str, base_dir: Path, text: str = "") -> FitConfig:
+    """Validate a parsed fit file (FitError naming ``source`` and the key path).
+
+    ``[fit] technique`` names a technique of the registry (:mod:`instruments.registry`); its fit problem
+    (:class:`twin.fit.problems.FitProblem`) parses the rest of the file.
+    """
+    from instruments.registry import for_fit
+    from instruments.technique import resolve
+
+    root = Table(data, "", source, FitError)
+    fit = root.table("fit", required=True)
+    name = fit.string("technique")
+    try:
+        technique = for_fit(name)
+    except TwinError as error:
+        raise fit.fail("technique", str(error).split(": ", 1)[1]) from None
+    return resolve(technique.fit).parse(root, fit, FitFile(source, base_dir, text))
 
 
 def load_fit_config(path: str | Path) -> FitConfig:

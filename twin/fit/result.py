@@ -1,16 +1,21 @@
-"""``fit_result.json``: the one file a fit writes for the report builder and for ``twin isotherm --from-fit``.
+"""``fit_result.json``: the one file every fit writes, typed once for its writer and its readers.
 
-Form (the report builder reads exactly this; more keys are allowed)::
+:class:`FitResult` is the validated content: every fit's ``run`` returns a plain dict, :func:`write_fit_result`
+turns it into a :class:`FitResult` (so a malformed result is an error at the writer, not a surprise in the
+report) and writes it; the report (:func:`load_fit_result`) and ``twin isotherm --from-fit`` read it back
+through the same class. The JSON form is documented in ``docs/fit-result.md``; in short::
 
-    {"parameters": {"NAME": {"value": v, "stderr": s, "interval_90": [lo, hi], "unit": "nm", "truth": optional}},
+    {"parameters": {"NAME": {"value": v, "stderr": s, "interval_90": [lo, hi], "unit": "nm", "truth": optional,
+                             "median": optional, "esd_least_squares": optional}},
      "figures_of_merit": {"Rwp": ..., "Rexp": ..., "chi2": ..., "chi2_reduced": ...},
      "correlations": {"names": [...], "matrix": [[...]]},
-     "measurements": [{"path": "...", "sha256": "..."}],
+     "measurements": [{"path": "...", "sha256": "...", "technique": optional}],
+     "techniques": ["xrd"],
      "convergence": {...}, "provenance": {...}, "warnings": [...],
-     "posterior_predictive": {"x": [...], "observed": [...], "median": [...], "lo": [...], "hi": [...],
-                              "x_label": "...", "y_label": "..."},
-     "model": {"kind": "isotherm-powder-surrogate", "material": ..., "guest": ..., "temperature_K": ...,
-               "values": {every parameter of the model at the best fit}}}
+     "posterior_predictive": [{"axis": {"name": "2θ", "unit": "deg", "values": [...]}, "observed": [...],
+                               "median": [...], "lower": [...], "upper": [...], "level": 0.9,
+                               "label": "...", "quantity": "counts"}, ...],
+     "model": {...}, "series": {...}}   # technique-specific, kept as they are
 
 Written atomically (temporary file in the same folder, then ``os.replace``), so a reader never sees half a file.
 """
@@ -18,44 +23,309 @@ Written atomically (temporary file in the same folder, then ``os.replace``), so 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from twin.atomic import atomic_path
 from twin._json import jsonable
-from twin.errors import FitError
+from twin.atomic import atomic_path
+from twin.datasets import file_sha256
+from twin.errors import DataFormatError, FitError
 
-__all__ = ["write_fit_result", "read_fit_result", "material_from_fit", "twin_fit_to_dict"]
+__all__ = ["FitParameter", "PredictiveCheck", "FitResult", "write_fit_result", "read_fit_result",
+           "load_fit_result", "material_from_fit", "twin_fit_to_dict"]
+
+#: keys every writer must give
+REQUIRED_KEYS = ("parameters", "figures_of_merit", "correlations", "measurements", "convergence", "provenance")
 
 
-def write_fit_result(result: dict[str, Any], out_dir: str | Path) -> Path:
-    """Write ``OUT/fit_result.json`` atomically and return its path."""
-    for key in ("parameters", "figures_of_merit", "correlations", "measurements", "convergence", "provenance"):
-        if key not in result:
-            raise FitError(f"fit_result.json: internal error, key {key!r} missing")
+@dataclass(frozen=True)
+class FitParameter:
+    """One inferred parameter: value, standard uncertainty, 90 % interval, unit and (synthetic data) truth."""
+
+    name: str
+    value: float
+    stderr: float | None
+    interval_90: tuple[float, float] | None
+    unit: str
+    truth: float | None
+
+
+@dataclass(frozen=True)
+class PredictiveCheck:
+    """One panel of the posterior predictive check: observed points and the predictive band on one axis.
+
+    Attributes:
+        axis_name, axis_unit, axis: the axis (n_points,).
+        observed, lower, upper: (n_points,); the band holds ``level`` of replicated data.
+        median: (n_points,) or ``None``.
+        level: the band's probability (0.9).
+        label, quantity: what the panel shows (``"adsorption branch"``, ``"uptake (mmol/g)"``).
+    """
+
+    axis_name: str
+    axis_unit: str
+    axis: np.ndarray
+    observed: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    median: np.ndarray | None
+    level: float
+    label: str
+    quantity: str
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of the observed points inside the band."""
+        return float(np.mean((self.observed >= self.lower) & (self.observed <= self.upper)))
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = {"axis": {"name": self.axis_name, "unit": self.axis_unit, "values": self.axis.tolist()},
+               "observed": self.observed.tolist(), "lower": self.lower.tolist(), "upper": self.upper.tolist(),
+               "level": self.level, "label": self.label, "quantity": self.quantity}
+        if self.median is not None:
+            doc["median"] = self.median.tolist()
+        return doc
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """``fit_result.json`` after validation (see :meth:`from_dict`).
+
+    ``extra`` keeps the technique-specific entries (``model``, ``series``, ``convergence``, ``provenance``,
+    ``warnings`` …) as they are.
+    """
+
+    path: Path | None
+    parameters: tuple[FitParameter, ...]
+    figures_of_merit: dict[str, float]
+    correlation_names: tuple[str, ...]
+    correlation_matrix: list[list[float]] | None
+    measurements: tuple[dict[str, str], ...]
+    posterior_predictive: tuple[PredictiveCheck, ...]
+    techniques: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [str(w) for w in self.extra.get("warnings", [])]
+
+    @classmethod
+    def from_dict(cls, doc: Any, path: Path | str, check_measurements: bool = False) -> FitResult:
+        """Validate a parsed ``fit_result.json`` (``path`` names it in messages and resolves measurement paths).
+
+        Raises:
+            FitError: malformed content (names the key and what was expected).
+            DataFormatError: (``check_measurements``) a measurement file that moved or changed.
+        """
+        return _from_dict(doc, Path(path), check_measurements)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (as written)."""
+        params = {}
+        for p in self.parameters:
+            entry = dict(self.extra.get("_parameter_extra", {}).get(p.name, {}))
+            entry.update({"value": p.value, "stderr": p.stderr, "unit": p.unit})
+            if p.interval_90 is not None:
+                entry["interval_90"] = list(p.interval_90)
+            if p.truth is not None:
+                entry["truth"] = p.truth
+            params[p.name] = entry
+        doc: dict[str, Any] = {"parameters": params, "figures_of_merit": dict(self.figures_of_merit)}
+        if self.correlation_matrix is not None:
+            doc["correlations"] = {"names": list(self.correlation_names), "matrix": self.correlation_matrix,
+                                   **self.extra.get("_correlation_extra", {})}
+        doc["measurements"] = [{k: v for k, v in m.items() if k != "resolved"} for m in self.measurements]
+        doc["techniques"] = list(self.techniques)
+        doc["posterior_predictive"] = [c.to_dict() for c in self.posterior_predictive]
+        doc.update({k: v for k, v in self.extra.items() if not k.startswith("_")})
+        return doc
+
+
+def write_fit_result(result: dict[str, Any] | FitResult, out_dir: str | Path) -> Path:
+    """Validate ``result`` as a :class:`FitResult` and write ``OUT/fit_result.json`` atomically; returns its path.
+
+    Raises:
+        FitError: a required key is missing or an entry is malformed (an internal error of the fit that wrote it).
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     target = out / "fit_result.json"
+    if not isinstance(result, FitResult):
+        missing = [key for key in REQUIRED_KEYS if key not in result]
+        if missing:
+            raise FitError(f"fit_result.json: internal error, keys {', '.join(missing)} missing")
+        result = FitResult.from_dict(jsonable({k: v for k, v in result.items() if k != "path"}), target)
+    out.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(jsonable(result), handle, indent=1, allow_nan=False)
+        json.dump(jsonable(result.to_dict()), handle, indent=1, allow_nan=False)
         handle.write("\n")
     return target
 
 
 def read_fit_result(path: str | Path) -> dict[str, Any]:
-    """Read a ``fit_result.json``; FitError naming the file when it is missing or malformed."""
+    """A ``fit_result.json`` as a plain dict after validation; FitError naming the file when it is missing or
+    malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise FitError(f"{path}: no such fit result (expected OUT/fit_result.json written by `twin fit`)")
+    return load_fit_result(path, check_measurements=False).to_dict()
+
+
+def _number(value: Any, where: str, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise FitError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _predictive(doc: Any, where: str) -> tuple[PredictiveCheck, ...]:
+    if doc is None:
+        return ()
+    if not isinstance(doc, list):
+        raise FitError(f"{where}: expected a list of panels {{axis: {{name, unit, values}}, observed, lower, upper}}, "
+                       f"got {type(doc).__name__}")
+    checks = []
+    for i, item in enumerate(doc):
+        at = f"{where}[{i}]"
+        axis = item.get("axis") if isinstance(item, dict) else None
+        if not isinstance(axis, dict) or not all(k in item for k in ("observed", "lower", "upper")):
+            raise FitError(f"{at}: expected {{axis: {{name, unit, values}}, observed, lower, upper}}, got "
+                           f"{sorted(item) if isinstance(item, dict) else type(item).__name__}")
+        try:
+            arrays = [np.asarray(v, dtype=np.float64) for v in (axis.get("values"), item["observed"], item["lower"],
+                                                                 item["upper"])]
+            median = None if item.get("median") is None else np.asarray(item["median"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise FitError(f"{at}: axis.values, observed, lower, upper and median must be lists of numbers") from None
+        shapes = {a.shape for a in arrays} | ({median.shape} if median is not None else set())
+        if len(shapes) != 1 or arrays[0].ndim != 1:
+            raise FitError(f"{at}: axis.values, observed, lower, upper (and median) must be 1-D of one length, got "
+                           f"shapes {sorted(shapes)}")
+        checks.append(PredictiveCheck(str(axis.get("name", "x")), str(axis.get("unit", "")), *arrays, median,
+                                      float(item.get("level", 0.9)), str(item.get("label", "")),
+                                      str(item.get("quantity", "intensity"))))
+    return tuple(checks)
+
+
+def _from_dict(doc: Any, path: Path, check_measurements: bool) -> FitResult:
+    """Validate a parsed fit result (:meth:`FitResult.from_dict`)."""
+    if not isinstance(doc, dict):
+        raise FitError(f"{path}: expected a JSON object at the top level, got {type(doc).__name__}")
+    params_doc = doc.get("parameters")
+    if not isinstance(params_doc, dict):
+        raise FitError(f"{path}: parameters: expected an object {{NAME: {{value, stderr, unit}}}}, got {params_doc!r}")
+    params = []
+    for name, entry in params_doc.items():
+        where = f"{path}: parameters.{name}"
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise FitError(f"{where}: expected an object with at least 'value', got {entry!r}")
+        interval = entry.get("interval_90")
+        if interval is not None:
+            if not (isinstance(interval, list) and len(interval) == 2):
+                raise FitError(f"{where}.interval_90: expected [low, high], got {interval!r}")
+            lo = _number(interval[0], f"{where}.interval_90[0]")
+            hi = _number(interval[1], f"{where}.interval_90[1]")
+            if lo > hi:
+                raise FitError(f"{where}.interval_90: low {lo} exceeds high {hi}")
+            interval = (lo, hi)
+        stderr = _number(entry.get("stderr"), f"{where}.stderr", allow_none=True)
+        if stderr is not None and stderr < 0:
+            raise FitError(f"{where}.stderr: expected ≥ 0, got {stderr}")
+        params.append(
+            FitParameter(
+                name=str(name),
+                value=_number(entry["value"], f"{where}.value"),
+                stderr=stderr,
+                interval_90=interval,
+                unit=str(entry.get("unit", "1")),
+                truth=_number(entry.get("truth"), f"{where}.truth", allow_none=True),
+            )
+        )
+    fom_doc = doc.get("figures_of_merit", {})
+    if not isinstance(fom_doc, dict):
+        raise FitError(f"{path}: figures_of_merit: expected an object of numbers, got {fom_doc!r}")
+    fom = {k: _number(v, f"{path}: figures_of_merit.{k}") for k, v in fom_doc.items() if v is not None}
+    corr_names: tuple[str, ...] = ()
+    corr_matrix = None
+    corr = doc.get("correlations")
+    if corr is not None:
+        if not isinstance(corr, dict) or "names" not in corr or "matrix" not in corr:
+            raise FitError(f"{path}: correlations: expected {{\"names\": [...], \"matrix\": [[...]]}}, got {corr!r}")
+        corr_names = tuple(str(n) for n in corr["names"])
+        matrix = corr["matrix"]
+        n = len(corr_names)
+        if not (isinstance(matrix, list) and len(matrix) == n and all(isinstance(r, list) and len(r) == n for r in matrix)):
+            raise FitError(f"{path}: correlations.matrix: expected a {n}×{n} list of lists to match names")
+        corr_matrix = [[_number(v, f"{path}: correlations.matrix[{i}][{j}]") for j, v in enumerate(r)] for i, r in enumerate(matrix)]
+    meas_doc = doc.get("measurements", [])
+    if not isinstance(meas_doc, list):
+        raise FitError(f"{path}: measurements: expected a list of {{path, sha256}}, got {meas_doc!r}")
+    measurements = []
+    for i, entry in enumerate(meas_doc):
+        where = f"{path}: measurements[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise FitError(f"{where}: expected {{\"path\": \"...\", \"sha256\": \"...\"}}, got {entry!r}")
+        file = Path(entry["path"])
+        resolved = file if file.is_absolute() else path.parent / file
+        item = {**entry, "path": entry["path"], "sha256": str(entry.get("sha256", "")), "resolved": str(resolved)}
+        if check_measurements:
+            if not resolved.is_file():
+                raise DataFormatError(
+                    f"{where}.path: measurement file {entry['path']} not found (looked for {resolved}); the fit "
+                    "cannot be reproduced: move the file back or run `twin fit` again"
+                )
+            if item["sha256"]:
+                found = file_sha256(resolved)
+                if found != item["sha256"]:
+                    raise DataFormatError(
+                        f"{where}.sha256: measurement file {entry['path']} changed since the fit (recorded sha256 "
+                        f"{item['sha256'][:12]}…, found {found[:12]}…)"
+                    )
+        measurements.append(item)
+    techniques = doc.get("techniques", sorted({m["technique"] for m in meas_doc if isinstance(m, dict) and "technique" in m}))
+    if not isinstance(techniques, list) or not all(isinstance(t, str) for t in techniques):
+        raise FitError(f"{path}: techniques: expected a list of technique names, got {techniques!r}")
+    known = {"parameters", "figures_of_merit", "correlations", "measurements", "posterior_predictive", "techniques"}
+    extra = {k: v for k, v in doc.items() if k not in known}
+    extra["_parameter_extra"] = {name: {k: v for k, v in entry.items()
+                                        if k not in ("value", "stderr", "interval_90", "unit", "truth")}
+                                 for name, entry in params_doc.items()}
+    if isinstance(corr, dict):
+        extra["_correlation_extra"] = {k: v for k, v in corr.items() if k not in ("names", "matrix")}
+    return FitResult(
+        path=path,
+        parameters=tuple(params),
+        figures_of_merit=fom,
+        correlation_names=corr_names,
+        correlation_matrix=corr_matrix,
+        measurements=tuple(measurements),
+        posterior_predictive=_predictive(doc.get("posterior_predictive"), f"{path}: posterior_predictive"),
+        techniques=tuple(techniques),
+        extra=extra,
+    )
+
+
+def load_fit_result(path: str | Path, check_measurements: bool = True) -> FitResult:
+    """Read and validate ``fit_result.json``.
+
+    Measurement paths are taken relative to the file's directory unless absolute. With
+    ``check_measurements`` every listed file must exist and match its recorded SHA-256.
+
+    Raises:
+        FitError: malformed content (names the key and what was expected).
+        DataFormatError: unreadable JSON, or a measurement file that moved or changed (names the file).
+    """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FitError(f"{path}: no such fit result (expected OUT/fit_result.json written by `twin fit`)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FitError(f"{path}: not a valid fit_result.json ({error})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("parameters"), dict):
-        raise FitError(f"{path}: expected a JSON object with a 'parameters' table")
-    return data
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataFormatError(f"{path}: not a readable JSON fit result ({error})") from None
+    return _from_dict(doc, path, check_measurements)
+
 
 
 def twin_fit_to_dict(fit: Any, *, truth: dict[str, float] | None = None) -> dict[str, Any]:

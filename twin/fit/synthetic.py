@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mofcore.stats import poisson_sigma
 from twin.atomic import atomic_path, write_text_atomic
 from twin.errors import FitError
 
@@ -65,7 +66,7 @@ def write_synthetic_xrd(
     Raises:
         FitError: no simulated series in the run, or bad settings.
     """
-    from instruments.series_io import read_xrd_series
+    from instruments.series_io import read_observable
 
     run_dir, folder = Path(run_dir), Path(folder)
     source = run_dir / "observables" / "xrd.h5"
@@ -75,11 +76,13 @@ def write_synthetic_xrd(
     if every < 1 or not peak_counts > 0 or not background_fraction >= 0:
         raise FitError(f"synthetic measurement: expected every ≥ 1, peak_counts > 0, background_fraction ≥ 0; got "
                        f"{every}, {peak_counts}, {background_fraction}")
-    series = read_xrd_series(source)
+    series = read_observable(source)
+    wavelength_A = series.meta["wavelength_A"]
+    temperature_K, pressure_bar, time_s = (series.condition(k) for k in ("temperature_K", "pressure_bar", "time_s"))
     frames = np.arange(0, series.n_frames, every)
     if frames[-1] != series.n_frames - 1:
         frames = np.append(frames, series.n_frames - 1)
-    clean = np.clip(series.intensity[frames], 0.0, None)
+    clean = np.clip(series.values[frames], 0.0, None)
     scale = peak_counts / float(np.max(clean))
     background = background_fraction * peak_counts
     rng = np.random.default_rng(seed)
@@ -90,16 +93,16 @@ def write_synthetic_xrd(
     for j, k in enumerate(frames):
         name = f"frame_{int(k):04d}.xye"
         header = (f"# synthetic measurement drawn from simulated frame {int(k)} of {run_dir.name} (seed {seed})\n"
-                  f"# wavelength = {series.wavelength_A:.6f} A\n"
-                  f"# temperature_K = {series.temperature_K[k]:.6g}, pressure_bar = {series.pressure_bar[k]:.6g}, "
-                  f"time_s = {series.time_s[k]:.6g}\n"
+                  f"# wavelength = {wavelength_A:.6f} A\n"
+                  f"# temperature_K = {temperature_K[k]:.6g}, pressure_bar = {pressure_bar[k]:.6g}, "
+                  f"time_s = {time_s[k]:.6g}\n"
                   "# two_theta_deg counts sigma\n")
-        sigma = np.sqrt(np.maximum(counts[j], 1.0))
-        body = "\n".join(f"{x:.5f} {y:.0f} {s:.4f}" for x, y, s in zip(series.axis, counts[j], sigma, strict=True))
+        sigma = poisson_sigma(counts[j])
+        body = "\n".join(f"{x:.5f} {y:.0f} {s:.4f}" for x, y, s in zip(series.axis.values, counts[j], sigma, strict=True))
         path = folder / name
         write_text_atomic(path, header + body + "\n")
         files.append(path)
-        rows.append([name, f"{series.time_s[k]:.6g}", f"{series.pressure_bar[k]:.8g}", f"{series.temperature_K[k]:.6g}"])
+        rows.append([name, f"{time_s[k]:.6g}", f"{pressure_bar[k]:.8g}", f"{temperature_K[k]:.6g}"])
     log = folder / "conditions_log.csv"
     with atomic_path(log) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(rows)
@@ -117,15 +120,17 @@ def series_truth(trajectory_path: str | Path, frames: np.ndarray, *, pure_fracti
     from instruments.xrd import phase_from_cif
     from twin.fit.xrd_series import coherent_size_truth, switching_summary
     from twin.material import load_material
-    from twin.observe import xrd_phase_states
+    from instruments.xrd.technique import xrd_phase_states
+    from twin.observe import twin_frames
     from twin.trajectory import Trajectory
 
     with Trajectory(trajectory_path) as traj:
         material = load_material(str(traj.provenance.get("material", "")))
-        fraction = traj.summary("phase_fraction")
-        pressure = traj.partial_pressure_Pa.sum(axis=1) / 1e5
-        structures = tuple(phase_from_cif(p.structure, 2.0) for p in material.phases)
-        states = xrd_phase_states(traj, material, structures)
+        frames_state = twin_frames(traj, material)
+    fraction = frames_state.summaries["phase_fraction"]
+    pressure = frames_state.conditions["pressure_bar"]
+    structures = tuple(phase_from_cif(p, 2.0) for p in frames_state.structure_paths)
+    states = xrd_phase_states(frames_state, structures)
     truth: dict[str, float] = {}
     open_fraction = fraction[:, -1]
     summary = switching_summary(open_fraction, np.zeros_like(open_fraction), pressure, n_draws=1)

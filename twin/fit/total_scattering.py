@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from mofcore.stats import pooled_figures_of_merit, solve_scale_background
 from twin.errors import FitError
 
 __all__ = [
@@ -370,7 +371,7 @@ def _residual(x: Array, setup: TotalScatteringSetup, y: Array, sigma: Array) -> 
 def _linear_start(x: Array, setup: TotalScatteringSetup, y: Array, sigma: Array) -> Array:
     """Scale and background of a start by weighted linear least squares at its nonlinear values (the scale and
     the background enter linearly; a start at s = 1 against data on another scale would otherwise let LM damp the
-    oscillations away through u² before it finds the scale)."""
+    oscillations away through u² before it finds the scale): :func:`mofcore.stats.solve_scale_background`."""
     from instruments.xrd.profiles import chebyshev_background
 
     names = setup.names()
@@ -380,19 +381,13 @@ def _linear_start(x: Array, setup: TotalScatteringSetup, y: Array, sigma: Array)
         return x
     unit = full.at[jnp.asarray(lin, dtype=jnp.int32)].set(0.0)
     unit = unit.at[0].set(jnp.where(0 in lin, 1.0, full[0]))
-    base = model_fq(unit, setup)  # F of the structural part with unit scale (no background)
-    cols = []
-    for k in lin:
-        if k == 0:
-            cols.append(base - chebyshev_background(setup.q_inv_ang, unit[_N_STRUCT:], setup.q_min, setup.q_max))
-        else:
-            e = jnp.zeros((setup.n_background,), x.dtype).at[k - _N_STRUCT].set(1.0)
-            cols.append(chebyshev_background(setup.q_inv_ang, e, setup.q_min, setup.q_max))
-    a = jnp.stack(cols, axis=1) / sigma[:, None]
-    rhs = y / sigma
-    if 0 not in lin:
-        rhs = rhs - model_fq(unit, setup) / sigma
-    coef, *_ = jnp.linalg.lstsq(a, rhs)
+    base = model_fq(unit, setup)  # with unit scale (or the fixed one) and the fixed background terms
+    patterns = jnp.zeros((0,) + y.shape, y.dtype)
+    if 0 in lin:  # the structural part alone: the fixed background terms taken off again
+        patterns = (base - chebyshev_background(setup.q_inv_ang, unit[_N_STRUCT:], setup.q_min, setup.q_max))[None, :]
+    orders = tuple(k - _N_STRUCT for k in lin if k != 0)
+    coef = solve_scale_background(patterns, y, sigma, setup.q_inv_ang, setup.q_min, setup.q_max, orders,
+                                  offset=None if 0 in lin else base)
     out = full.at[jnp.asarray(lin, dtype=jnp.int32)].set(coef)
     xs = out[jnp.asarray(setup.free, dtype=jnp.int32)]
     return jnp.clip(xs, setup.lower, setup.upper)
@@ -500,12 +495,9 @@ def _summary(data: TotalScatteringData, fit: dict[str, Any], setup: TotalScatter
             params[f"{name}_{tag}"] = {"value": v, "stderr": e,
                                        "interval_90": [float(max(v - _Z90 * e, lo)), float(min(v + _Z90 * e, hi))],
                                        "unit": units[k], "temperature_C": float(t - 273.15)}
-    chi2 = float(np.sum(fit["chi2"]))
-    n_free = len(fit["free"])
-    dof = float(data.n_frames * max(data.q_inv_ang.size - n_free, 1))
-    wy2 = float(np.sum((data.fq / data.sigma) ** 2))
-    fom = {"Rwp": float(np.sqrt(chi2 / wy2)), "Rexp": float(np.sqrt(dof / wy2)), "chi2": chi2,
-           "chi2_reduced": chi2 / dof, "Rwp_worst_frame": float(np.max(fit["rwp"])), "n_frames": float(data.n_frames)}
+    dof = np.full(data.n_frames, max(data.q_inv_ang.size - len(fit["free"]), 1))
+    fom = {**pooled_figures_of_merit(fit["chi2"], dof, data.fq, data.sigma).as_dict(),
+           "Rwp_worst_frame": float(np.max(fit["rwp"])), "n_frames": float(data.n_frames)}
     free_names = list(setup.free_names())
     corr = np.mean(fit["correlation"], axis=0)
     series = {"temperature_C": (data.temperature_K - 273.15).tolist(), "label": list(data.labels),
@@ -572,7 +564,7 @@ def run_total_scattering_fit(
     result = _summary(data, fit, setup)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result["measurements"] = [{"path": relative_path(p, out), "sha256": h, "technique": "total_scattering",
+    result["measurements"] = [{"path": relative_path(p, out), "sha256": h, "technique": "total-scattering",
                                "temperature_C": float(t - 273.15)}
                               for p, h, t in zip(data.paths, data.sha256, data.temperature_K, strict=True)]
     result["model"] = {

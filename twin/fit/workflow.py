@@ -266,9 +266,9 @@ def run_xrd_series_fit(
     _write_series_csv(out / "fit_series.csv", result["series"])
     attached = None
     if (out / "observables" / "xrd.h5").is_file():
-        from twin.observe import attach_measured_xrd
+        from twin.observe import attach_measured
 
-        attached = attach_measured_xrd(out / "observables" / "xrd.h5", data)
+        attached = attach_measured(out / "observables" / "xrd.h5", data)
     if attached:
         result["attached_to"] = str(attached)
     if plot:

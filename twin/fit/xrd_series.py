@@ -35,102 +35,42 @@ simulator; see :mod:`twin.fit.isotherm` for the twin-level inference through the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from instruments.observable import Observable
+from mofcore.stats import poisson_sigma, pooled_figures_of_merit
 from twin.analysis import branches, crossings
 from twin.errors import FitError
 
-__all__ = ["XrdSeriesData", "load_xrd_series", "fit_xrd_series", "switching_summary", "coherent_size_truth",
+__all__ = ["load_xrd_series", "fit_xrd_series", "switching_summary", "coherent_size_truth",
            "SWITCH_LEVEL"]
 
 SWITCH_LEVEL = 0.5
 _Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
 
 
-@dataclass(frozen=True)
-class XrdSeriesData:
-    """A measured in situ series on one 2θ grid, with the conditions of each frame.
-
-    Attributes:
-        two_theta_deg: grid [deg], (n_points,), increasing.
-        counts: observed intensities, (n_frames, n_points).
-        sigma: standard uncertainties, (n_frames, n_points) (counting statistics when the files give none).
-        time_s, pressure_bar, temperature_K: conditions per frame, (n_frames,) (NaN where not recorded).
-        labels: frame file names.
-        source: the file or folder read.
-        wavelength_A: wavelength stated by the files, or ``None``.
-    """
-
-    two_theta_deg: np.ndarray
-    counts: np.ndarray
-    sigma: np.ndarray
-    time_s: np.ndarray
-    pressure_bar: np.ndarray
-    temperature_K: np.ndarray
-    labels: tuple[str, ...]
-    source: Path
-    wavelength_A: float | None
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.counts.shape[0])
-
-
-def load_xrd_series(path: str | Path, *, wavelength_A: float | None = None) -> XrdSeriesData:
-    """Read a measured XRD series (a folder of pattern files with a conditions log, or one HDF5/NeXus file)
-    through :func:`instruments.io.read_measurement` and check it can be refined as one series.
-
-    A Q axis is converted to 2θ with ``wavelength_A`` (the instrument's).
+def load_xrd_series(path: str | Path, *, wavelength_A: float | None = None) -> Observable:
+    """A measured in situ XRD series ready to be refined: the XRD technique's ``align``
+    (:func:`instruments.xrd.technique.align_xrd`: one 2θ grid, a Q axis converted with ``wavelength_A``, counting
+    uncertainties where the files give none, the conditions per frame) and a pressure for every frame.
 
     Raises:
-        DataFormatError: unreadable files (from the readers).
-        FitError: a single pattern instead of a series, frames on different grids, an axis that is not 2θ
-            or Q, or frames without a pressure.
+        DataFormatError: unreadable files, a single pattern instead of a series, frames on different grids, an
+            axis that is neither 2θ nor Q.
+        FitError: frames without a pressure (the switching cannot be located).
     """
-    from instruments.io import read_measurement
-    from instruments.measurement import MeasurementSeries
+    from instruments.xrd.technique import align_xrd
 
-    path = Path(path)
-    series = read_measurement(path)
-    if not isinstance(series, MeasurementSeries):
-        raise FitError(f"{path}: one pattern, but an in situ fit needs a series (a folder of frames with a "
-                       "conditions log, or an HDF5/NeXus file with n_frames × n_points)")
-    items = list(series.items)
-    if items[0].axis.name == "q":
-        if wavelength_A is None:
-            raise FitError(f"{path}: the series is on a Q axis; the instrument's wavelength is needed to convert it")
-        items = [m.to_two_theta(wavelength_A) for m in items]
-    if items[0].axis.name != "two_theta":
-        raise FitError(f"{path}: expected a 2θ (deg) or Q axis for powder XRD, got {items[0].axis.name} "
-                       f"({items[0].axis.unit})")
-    grid = np.asarray(items[0].axis.values, dtype=np.float64)
-    for label, m in zip(series.labels or [str(i) for i in range(len(items))], items, strict=True):
-        other = np.asarray(m.axis.values, dtype=np.float64)
-        if other.shape != grid.shape or not np.allclose(other, grid, rtol=0.0, atol=1e-6):
-            raise FitError(f"{path}: frame {label} is on a different 2θ grid than the first frame "
-                           f"({other.size} points {other[0]:g}..{other[-1]:g}° against {grid.size} points "
-                           f"{grid[0]:g}..{grid[-1]:g}°); a series fit needs one grid")
-    counts = np.stack([np.asarray(m.values, dtype=np.float64) for m in items])
-    sigma = np.stack([np.sqrt(np.maximum(np.asarray(m.values, dtype=np.float64), 1.0)) if m.uncertainties is None
-                      else np.asarray(m.uncertainties, dtype=np.float64) for m in items])
-    if np.any(~(sigma > 0)):
-        raise FitError(f"{path}: standard uncertainties must be positive")
-
-    def condition(name: str, scale: float = 1.0) -> np.ndarray:
-        return np.asarray([float(m.conditions.get(name, np.nan)) * scale for m in items])
-
-    pressure = condition("pressure_Pa", 1e-5)
+    data = align_xrd(path, wavelength_A=wavelength_A)
+    pressure = data.condition("pressure_bar")
     if not np.all(np.isfinite(pressure)):
-        missing = [lab for lab, p in zip(series.labels, pressure, strict=True) if not np.isfinite(p)]
+        missing = [lab for lab, p in zip(data.labels, pressure, strict=True) if not np.isfinite(p)]
         raise FitError(f"{path}: frames {', '.join(missing[:5])} have no pressure; add a conditions log with a "
                        "pressure column (e.g. pressure_bar) so the switching can be located")
-    wl = next((m.wavelength_ang for m in items if m.wavelength_ang), None)
-    return XrdSeriesData(grid, counts, sigma, condition("time_s"), pressure, condition("temperature_K"),
-                         tuple(series.labels), path, wl)
+    return data
 
 
 # ------------------------------------------------------------------------------------------ sample level
@@ -215,7 +155,7 @@ def coherent_size_truth(size_A: np.ndarray, number_weight: np.ndarray) -> np.nda
 
 # ------------------------------------------------------------------------------------------ the fit
 def fit_xrd_series(
-    data: XrdSeriesData,
+    data: Observable,
     material: Any,
     instrument: Any,
     *,
@@ -250,12 +190,13 @@ def fit_xrd_series(
     if len(material.phases) < 2:
         raise FitError(f"xrd-series fit: material {material.name!r} has one phase; the switching summary "
                        "needs a flexible material with two")
-    tth = data.two_theta_deg
+    tth, counts, sigma = (np.asarray(a, dtype=np.float64) for a in (data.axis.values, data.values, data.sigma))
+    stated = data.meta.get("wavelength_A")
     if not (0.0 < tth[0] < tth[-1] < 180.0):
         raise FitError(f"{data.source}: 2θ grid {tth[0]:g}..{tth[-1]:g}° outside (0, 180)°")
     wavelengths = np.asarray(instrument.wavelengths_A, dtype=np.float64)
-    if data.wavelength_A is not None and abs(data.wavelength_A - float(wavelengths.min())) > 1e-3:
-        raise FitError(f"{data.source}: the files state λ = {data.wavelength_A:g} Å but the instrument has "
+    if stated is not None and abs(stated - float(wavelengths.min())) > 1e-3:
+        raise FitError(f"{data.source}: the files state λ = {stated:g} Å but the instrument has "
                        f"{float(wavelengths.min()):g} Å")
     d_min = d_min_for(float(wavelengths.max()), float(tth[-1]))
     phases = tuple(phase_from_cif(p.structure, d_min) for p in material.phases)
@@ -263,11 +204,11 @@ def fit_xrd_series(
     setup = make_refinement(phases, instrument, tth, n_background=n_background, size_nm=size_start_nm,
                             size_width=0.3, lattice_window=lattice_window, domain_shape="box")
     t0 = time.perf_counter()
-    fit = refine_series(setup, data.counts, data.sigma, sequential=True, max_iter=max_iter)
+    fit = refine_series(setup, counts, sigma, sequential=True, max_iter=max_iter)
     elapsed = time.perf_counter() - t0
 
     w_open, e_open = fit.weight_fraction[:, -1], fit.weight_fraction_esd[:, -1]
-    switching = switching_summary(w_open, e_open, data.pressure_bar, seed=seed, n_draws=n_draws)
+    switching = switching_summary(w_open, e_open, data.condition("pressure_bar"), seed=seed, n_draws=n_draws)
     par_names, units, values, draws = list(switching["names"]), [], list(switching["values"]), list(switching["draws"])
     units = ["bar"] * len(par_names)
     rng = np.random.default_rng(seed + 1)
@@ -294,12 +235,8 @@ def fit_xrd_series(
     corr = np.corrcoef(draws_arr) if len(par_names) > 1 else np.ones((1, 1))
     corr = np.nan_to_num(np.atleast_2d(corr))
 
-    n_free = np.sum(fit.refined, axis=1)
-    chi2_total = float(np.sum(fit.chi2))
-    dof_total = float(np.sum(np.maximum(tth.size - n_free, 1)))
-    wy2 = np.sum((data.counts / data.sigma) ** 2)
-    fom = {"Rwp": float(np.sqrt(chi2_total / wy2)), "Rexp": float(np.sqrt(dof_total / wy2)),
-           "chi2": chi2_total, "chi2_reduced": chi2_total / dof_total,
+    dof = np.maximum(tth.size - np.sum(fit.refined, axis=1), 1)
+    fom = {**pooled_figures_of_merit(fit.chi2, dof, counts, sigma).as_dict(),
            "Rwp_worst_frame": float(np.max(fit.rwp)), "n_frames": float(data.n_frames)}
     warnings = [f"frame {data.labels[i]}: refinement did not converge in {max_iter} iterations"
                 for i in np.nonzero(~fit.converged)[0]]
@@ -319,11 +256,11 @@ def fit_xrd_series(
         "model": {"kind": "xrd-series-refinement", "material": material.name, "phases": list(names),
                   "domain_shape": "box", "size_distribution": "log-normal (twin.fit.pattern.lognormal_sizes_A)",
                   "switch_level": SWITCH_LEVEL, "pure_fraction": pure_fraction,
-                  "branches": branches(data.pressure_bar).tolist()},
+                  "branches": branches(data.condition("pressure_bar")).tolist()},
     }, fit
 
 
-def _series_table(data: XrdSeriesData, fit: Any, phase_names: tuple[str, ...]) -> dict[str, Any]:
+def _series_table(data: Observable, fit: Any, phase_names: tuple[str, ...]) -> dict[str, Any]:
     """Per-frame pattern-level results (JSON-ready lists)."""
     refined = {}
     for k, name in enumerate(fit.names):
@@ -332,9 +269,9 @@ def _series_table(data: XrdSeriesData, fit: Any, phase_names: tuple[str, ...]) -
                              "esd": np.where(fit.refined[:, k], fit.esd[:, k], np.nan).tolist(), "unit": fit.units[k]}
     return {
         "frame": list(data.labels),
-        "time_s": data.time_s.tolist(),
-        "pressure_bar": data.pressure_bar.tolist(),
-        "temperature_K": data.temperature_K.tolist(),
+        "time_s": data.condition("time_s").tolist(),
+        "pressure_bar": data.condition("pressure_bar").tolist(),
+        "temperature_K": data.condition("temperature_K").tolist(),
         "weight_fraction": {n: fit.weight_fraction[:, p].tolist() for p, n in enumerate(phase_names)},
         "weight_fraction_esd": {n: fit.weight_fraction_esd[:, p].tolist() for p, n in enumerate(phase_names)},
         "Rwp": fit.rwp.tolist(),
@@ -344,17 +281,18 @@ def _series_table(data: XrdSeriesData, fit: Any, phase_names: tuple[str, ...]) -
     }
 
 
-def _predictive(data: XrdSeriesData, fit: Any, w_open: np.ndarray) -> list[dict[str, Any]]:
+def _predictive(data: Observable, fit: Any, w_open: np.ndarray) -> list[dict[str, Any]]:
     """Up to four frames: the 90 % counting band around the refined pattern, with the observed counts."""
     n = data.n_frames
     mixed = int(np.argmax(np.minimum(w_open, 1.0 - w_open)))
-    picks = list(dict.fromkeys([0, mixed, int(np.argmax(data.pressure_bar)), n - 1]))
+    pressure = data.condition("pressure_bar")
+    picks = list(dict.fromkeys([0, mixed, int(np.argmax(pressure)), n - 1]))
     items = []
     for k in picks:
         yc = np.clip(fit.y_calc[k], 0.0, None)
-        half = _Z90 * np.sqrt(np.maximum(yc, 1.0))
-        items.append({"axis": {"name": "2θ", "unit": "deg", "values": data.two_theta_deg.tolist()},
-                      "observed": data.counts[k].tolist(), "median": yc.tolist(),
+        half = _Z90 * poisson_sigma(yc)
+        items.append({"axis": {"name": "2θ", "unit": "deg", "values": np.asarray(data.axis.values).tolist()},
+                      "observed": np.asarray(data.values)[k].tolist(), "median": yc.tolist(),
                       "lower": (yc - half).tolist(), "upper": (yc + half).tolist(), "level": 0.9,
-                      "label": f"frame {data.labels[k]}, {data.pressure_bar[k]:.3g} bar", "quantity": "counts"})
+                      "label": f"frame {data.labels[k]}, {pressure[k]:.3g} bar", "quantity": "counts"})
     return items

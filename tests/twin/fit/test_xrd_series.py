@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twin.errors import FitError
+from twin.errors import DataFormatError, FitError
 from twin.fit.pattern import lognormal_sizes_A
 from twin.fit.xrd_series import _pooled, coherent_size_truth, load_xrd_series, switching_summary
 
@@ -90,8 +90,8 @@ def test_series_loader_reads_a_folder_with_its_log(tmp_path):
     (tmp_path / "conditions_log.csv").write_text("file,time_s,pressure_bar\nrun_0.xy,0,0.5\nrun_1.xy,10,1.5\n"
                                                  "run_2.xy,20,2.5\n", encoding="utf-8")
     data = load_xrd_series(tmp_path)
-    assert data.n_frames == 3 and data.counts.shape == (3, 200)
-    np.testing.assert_allclose(data.pressure_bar, [0.5, 1.5, 2.5])
+    assert data.n_frames == 3 and data.values.shape == (3, 200) and data.technique == "xrd"
+    np.testing.assert_allclose(data.condition("pressure_bar"), [0.5, 1.5, 2.5])
     np.testing.assert_allclose(data.sigma[1], np.sqrt(110.0))  # counting statistics
 
 
@@ -99,13 +99,13 @@ def test_series_loader_refuses_what_it_cannot_refine(tmp_path):
     tth = np.linspace(5.0, 30.0, 200)
     single = tmp_path / "one.xy"
     _write_frame(single, tth, np.full(200, 50.0))
-    with pytest.raises(FitError, match="one pattern, but an in situ fit needs a series"):
+    with pytest.raises(DataFormatError, match="one pattern, but an in situ series needs several"):
         load_xrd_series(single)
     folder = tmp_path / "grids"
     folder.mkdir()
     _write_frame(folder / "a_0.xy", tth, np.full(200, 50.0))
     _write_frame(folder / "a_1.xy", tth[:150], np.full(150, 50.0))
-    with pytest.raises(FitError, match="a_1.xy is on a different 2θ grid"):
+    with pytest.raises(DataFormatError, match="a_1.xy is on a different 2θ grid"):
         load_xrd_series(folder)
     nolog = tmp_path / "nolog"
     nolog.mkdir()
@@ -121,5 +121,5 @@ def test_series_on_a_spectroscopic_axis_is_refused(tmp_path):
         (tmp_path / f"ir_{k}.csv").write_text("wavenumber_cm-1,absorbance\n" + "".join(
             f"{x:.2f},{0.1 + 0.01 * k:.4f}\n" for x in wn), encoding="utf-8")
     (tmp_path / "conditions_log.csv").write_text("file,pressure_bar\nir_0.csv,1\nir_1.csv,2\n", encoding="utf-8")
-    with pytest.raises(FitError, match=r"expected a 2θ \(deg\) or Q axis for powder XRD, got wavenumber"):
+    with pytest.raises(DataFormatError, match=r"expected a 2θ \(deg\) or Q axis for powder XRD, got wavenumber"):
         load_xrd_series(tmp_path)
