@@ -14,13 +14,13 @@ import shutil
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "reports"))
 
 from chromium import MISSING_HINT, render, require_chromium  # noqa: E402
+from instruments.series_io import read_observable  # noqa: E402
 from twin.cli import main  # noqa: E402
 
 
@@ -35,9 +35,8 @@ def test_demo_end_to_end(tmp_path, capsys, repo_root):
     # stages' products
     assert (out / "trajectory.h5").is_file() and (out / "scenario.toml").is_file()
     frames = sorted((out / "measured").glob("frame_*.xye"))
-    with h5py.File(out / "observables" / "xrd.h5", "r") as h5:
-        n_sim = h5["intensity"].shape[0]
-        measured_index = h5["measured_frame_index"][()]
+    observed = read_observable(out / "observables" / "xrd.h5")
+    n_sim, measured_index = observed.n_frames, observed.measured_frame_index
     assert len(frames) == measured_index.size >= 20
     np.testing.assert_array_equal(measured_index, [int(f.stem.split("_")[1]) for f in frames])
     assert measured_index[-1] == n_sim - 1
@@ -62,8 +61,7 @@ def test_demo_end_to_end(tmp_path, capsys, repo_root):
 
     # the same measured series attached by `twin observe --measured` (any reader format, matched by time)
     assert main(["observe", str(out), "--xrd", str(out / "instrument.toml"), "--measured", str(out / "measured")]) == 0
-    with h5py.File(out / "observables" / "xrd.h5", "r") as h5:
-        np.testing.assert_array_equal(h5["measured_frame_index"][()], measured_index)
+    np.testing.assert_array_equal(read_observable(out / "observables" / "xrd.h5").measured_frame_index, measured_index)
     # on a run copy: a coarser measured grid is simulated on its own points; frames without times are refused
     copy = tmp_path / "copy"
     copy.mkdir()
@@ -77,8 +75,8 @@ def test_demo_end_to_end(tmp_path, capsys, repo_root):
     log.write_text("file,time_s,pressure_bar\n" + "".join(f"{f.name},{6 * k},1.0\n" for k, f in enumerate(frames[:2])),
                    encoding="utf-8")
     assert main(["observe", str(copy), "--xrd", str(out / "instrument.toml"), "--measured", str(coarse)]) == 0
-    with h5py.File(copy / "observables" / "xrd.h5", "r") as h5:
-        assert h5["two_theta_deg"].shape[0] == h5["measured_intensity"].shape[1] < len(lines)
+    coarse_series = read_observable(copy / "observables" / "xrd.h5")
+    assert len(coarse_series.axis) == coarse_series.measured.values.shape[1] < len(lines)
     log.write_text("file,pressure_bar\n" + "".join(f"{f.name},1.0\n" for f in frames[:2]), encoding="utf-8")
     capsys.readouterr()
     assert main(["observe", str(copy), "--xrd", str(out / "instrument.toml"), "--measured", str(coarse)]) == 2

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from instruments.observable import Axis, Observable
 from mofcore.stats import pooled_figures_of_merit, solve_scale_background
 from twin.errors import FitError
 
@@ -48,7 +49,6 @@ __all__ = [
     "PARAMETER_NAMES",
     "PARAMETER_UNITS",
     "DEFAULT_TEMPERATURE_PATTERN",
-    "TotalScatteringData",
     "TotalScatteringSetup",
     "load_total_scattering_series",
     "make_total_scattering_setup",
@@ -75,31 +75,6 @@ DEFAULT_TEMPERATURE_PATTERN = r"_(?P<T>[-+]?\d+(?:\.\d+)?)(?:C|degC|K)?$"
 _Z90 = 1.6448536269514722
 #: files a folder contributes (other names through a glob)
 FQ_EXTENSIONS = (".int01", ".fq", ".sq")
-
-
-@dataclass(frozen=True)
-class TotalScatteringData:
-    """A measured F(Q) series on one Q grid, one frame per temperature (sorted by temperature).
-
-    Attributes:
-        q_inv_ang: Q [Å⁻¹], (n_q,), inside the fitted range.
-        fq: F(Q), (n_frames, n_q).
-        sigma: standard uncertainty of F, (n_frames, n_q), > 0.
-        temperature_K: (n_frames,).
-        paths: the files; sha256: their checksums; labels: e.g. ``"31 °C"``.
-    """
-
-    q_inv_ang: np.ndarray
-    fq: np.ndarray
-    sigma: np.ndarray
-    temperature_K: np.ndarray
-    paths: tuple[Path, ...]
-    sha256: tuple[str, ...]
-    labels: tuple[str, ...]
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.fq.shape[0])
 
 
 def _expand(measurements: Any) -> list[tuple[Path, float | None]]:
@@ -154,8 +129,10 @@ def load_total_scattering_series(
     temperature_pattern: str | None = DEFAULT_TEMPERATURE_PATTERN,
     temperature_unit: str = "degC",
     q_range_inv_ang: tuple[float, float] = (1.6, 22.0),
-) -> TotalScatteringData:
-    """Read F(Q) files through :func:`instruments.io.read_measurement` (values, error column, source).
+) -> Observable:
+    """Read F(Q) files through :func:`instruments.io.read_measurement` into one :class:`Observable` series on the
+    fitted Q range [Å⁻¹], one frame per temperature (sorted; ``conditions["temperature_K"]``), labels such as
+    ``"31 °C"``, the files in ``meta["files"]``.
 
     Args:
         measurements: a folder, a glob, a file, or a list of files or of ``(file, temperature_K)`` pairs.
@@ -171,8 +148,6 @@ def load_total_scattering_series(
     """
     from instruments.io import read_measurement
     from instruments.measurement import MeasurementSeries
-    from twin.datasets import file_sha256
-
     items = _expand(measurements)
     rows = []
     for path, temperature in items:
@@ -216,9 +191,10 @@ def load_total_scattering_series(
                            "expected positive errors (narrow q_range)")
         fq.append(np.asarray(m.values, dtype=np.float64)[sel])
         sigma.append(s)
-    paths = tuple(r[1] for r in rows)
-    return TotalScatteringData(q0[sel], np.stack(fq), np.stack(sigma), temps, paths,
-                               tuple(file_sha256(p) for p in paths), tuple(_label(t) for t in temps))
+    return Observable(axis=Axis(q0[sel], "q", "1/Å"), values=np.stack(fq), sigma=np.stack(sigma),
+                      conditions={"temperature_K": temps}, technique="total-scattering", quantity="F(Q)", unit="1",
+                      attrs=(("files", tuple(str(r[1]) for r in rows)),), labels=tuple(_label(t) for t in temps),
+                      source=str(rows[0][1].parent))
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -405,7 +381,7 @@ def _solve_starts(x0: Array, setup: TotalScatteringSetup, y: Array, sigma: Array
 
 
 def fit_total_scattering_series(
-    data: TotalScatteringData,
+    data: Observable,
     setup: TotalScatteringSetup,
     *,
     fraction_starts: tuple[float, ...] = (0.1, 0.9),
@@ -439,7 +415,7 @@ def fit_total_scattering_series(
         if previous is not None:
             starts.append(previous)
         x0 = jnp.asarray(np.clip(np.stack(starts), lower, upper), dt)
-        y, s = jnp.asarray(data.fq[i], dt), jnp.asarray(data.sigma[i], dt)
+        y, s = jnp.asarray(data.values[i], dt), jnp.asarray(data.sigma[i], dt)
         res = _solve_starts(x0, setup, y, s)
         chi2 = np.asarray(res.chi2, np.float64)
         best = int(np.nanargmin(np.where(np.isfinite(chi2), chi2, np.inf)))
@@ -476,7 +452,7 @@ def fit_total_scattering_series(
 
 
 # ------------------------------------------------------------------------------------------------ edge: files
-def _summary(data: TotalScatteringData, fit: dict[str, Any], setup: TotalScatteringSetup) -> dict[str, Any]:
+def _summary(data: Observable, fit: dict[str, Any], setup: TotalScatteringSetup) -> dict[str, Any]:
     """The ``fit_result.json`` content (without provenance): per-frame parameters as NAME_<T>C entries."""
     names, units = fit["names"], fit["units"]
     report = ("crystalline_fraction", "coherent_size_nm", "amorphous_size_nm", "u2_A2", "u2_local_A2", "u2_bond_A2",
@@ -484,7 +460,7 @@ def _summary(data: TotalScatteringData, fit: dict[str, Any], setup: TotalScatter
     lims = dict(zip(setup.free_names(), zip(np.asarray(setup.lower), np.asarray(setup.upper), strict=True),
                     strict=True))
     params: dict[str, Any] = {}
-    for i, t in enumerate(data.temperature_K):
+    for i, t in enumerate(data.condition("temperature_K")):
         tag = f"{t - 273.15:g}C"
         for name in report:
             k = names.index(name)
@@ -495,19 +471,19 @@ def _summary(data: TotalScatteringData, fit: dict[str, Any], setup: TotalScatter
             params[f"{name}_{tag}"] = {"value": v, "stderr": e,
                                        "interval_90": [float(max(v - _Z90 * e, lo)), float(min(v + _Z90 * e, hi))],
                                        "unit": units[k], "temperature_C": float(t - 273.15)}
-    dof = np.full(data.n_frames, max(data.q_inv_ang.size - len(fit["free"]), 1))
-    fom = {**pooled_figures_of_merit(fit["chi2"], dof, data.fq, data.sigma).as_dict(),
+    dof = np.full(data.n_frames, max(len(data.axis) - len(fit["free"]), 1))
+    fom = {**pooled_figures_of_merit(fit["chi2"], dof, data.values, data.sigma).as_dict(),
            "Rwp_worst_frame": float(np.max(fit["rwp"])), "n_frames": float(data.n_frames)}
     free_names = list(setup.free_names())
     corr = np.mean(fit["correlation"], axis=0)
-    series = {"temperature_C": (data.temperature_K - 273.15).tolist(), "label": list(data.labels),
+    series = {"temperature_C": (data.condition("temperature_K") - 273.15).tolist(), "label": list(data.labels),
               "Rwp": fit["rwp"].tolist(), "Rexp": fit["rexp"].tolist(), "chi2_reduced": fit["chi2_reduced"].tolist(),
               "converged": fit["converged"].tolist(), "n_iter": fit["n_iter"].tolist(),
               "values": {n: fit["values"][:, k].tolist() for k, n in enumerate(names)},
               "esd": {n: fit["esd"][:, k].tolist() for k, n in enumerate(names)}}
     picks = sorted({0, data.n_frames // 2, data.n_frames - 1})
-    predictive = [{"axis": {"name": "Q", "unit": "1/Å", "values": data.q_inv_ang.tolist()},
-                   "observed": data.fq[k].tolist(), "median": fit["y_calc"][k].tolist(),
+    predictive = [{"axis": {"name": "Q", "unit": "1/Å", "values": np.asarray(data.axis.values).tolist()},
+                   "observed": np.asarray(data.values)[k].tolist(), "median": fit["y_calc"][k].tolist(),
                    "lower": (fit["y_calc"][k] - _Z90 * data.sigma[k]).tolist(),
                    "upper": (fit["y_calc"][k] + _Z90 * data.sigma[k]).tolist(), "level": 0.9,
                    "label": f"{data.labels[k]}", "quantity": "F(Q)"} for k in picks]
@@ -556,7 +532,7 @@ def run_total_scattering_fit(
     data = load_total_scattering_series(measurements, temperature_pattern=temperature_pattern,
                                         temperature_unit=temperature_unit, q_range_inv_ang=q_range_inv_ang)
     structure = load_structure(structure_path)
-    setup = make_total_scattering_setup(structure, data.q_inv_ang, r_max_A=r_max_A, bin_width_A=bin_width_A,
+    setup = make_total_scattering_setup(structure, np.asarray(data.axis.values), r_max_A=r_max_A, bin_width_A=bin_width_A,
                                         local_radius_A=local_radius_A, form_factor_table=form_factor_table,
                                         normalisation=normalisation, n_background=n_background, fixed=fixed,
                                         start=start, bounds=bounds)
@@ -564,15 +540,17 @@ def run_total_scattering_fit(
     result = _summary(data, fit, setup)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    files = [Path(f) for f in data.meta["files"]]
     result["measurements"] = [{"path": relative_path(p, out), "sha256": h, "technique": "total-scattering",
                                "temperature_C": float(t - 273.15)}
-                              for p, h, t in zip(data.paths, data.sha256, data.temperature_K, strict=True)]
+                              for p, h, t in zip(files, (file_sha256(f) for f in files), data.condition("temperature_K"),
+                                                 strict=True)]
     result["model"] = {
         "kind": "total-scattering-two-component", "structure": str(structure_path),
         "structure_sha256": file_sha256(Path(structure_path)), "form_factor_table": form_factor_table,
         "normalisation": setup.normalisation, "r_max_A": setup.r_max_A, "bin_width_A": setup.bin_width_A,
         "local_radius_A": setup.kernel.local_radius_A,
-        "q_range_inv_ang": [float(data.q_inv_ang[0]), float(data.q_inv_ang[-1])], "n_background": n_background,
+        "q_range_inv_ang": [float(data.axis.values[0]), float(data.axis.values[-1])], "n_background": n_background,
         "fixed": dict(fixed or {}), "free": list(setup.free_names()),
         "envelope": "spherical characteristic function gamma0(r - r0; D) beyond r0 (instruments.xrd.total_scattering)",
         "uniform_density_term": "subtracted (h = g - 1 enveloped), fit starts at the first point of the range"}
@@ -605,14 +583,14 @@ def _write_csv(path: Path, series: dict[str, Any]) -> None:
     write_columns_csv(path, columns)
 
 
-def _plot(path: Path, data: TotalScatteringData, fit: dict[str, Any]) -> None:
+def _plot(path: Path, data: Observable, fit: dict[str, Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = fit["names"]
-    t = data.temperature_K - 273.15
+    t = data.condition("temperature_K") - 273.15
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     k = names.index("crystalline_fraction")
     axes[0].errorbar(t, fit["values"][:, k], yerr=fit["esd"][:, k], fmt="o-", ms=3, lw=0.8, color="#0072B2")
@@ -631,12 +609,13 @@ def _plot(path: Path, data: TotalScatteringData, fit: dict[str, Any]) -> None:
     axes[1].set_ylabel("coherence diameter (nm)")
     axes[1].legend(fontsize=8)
     picks = sorted({0, data.n_frames // 2, data.n_frames - 1})
+    q = np.asarray(data.axis.values)
     for j, i in enumerate(picks):
         off = 1.5 * j
-        axes[2].plot(data.q_inv_ang, data.fq[i] + off, ".", ms=1.5, color="#555555")
-        axes[2].plot(data.q_inv_ang, fit["y_calc"][i] + off, "-", lw=0.8, color="#CC3311",
+        axes[2].plot(q, data.values[i] + off, ".", ms=1.5, color="#555555")
+        axes[2].plot(q, fit["y_calc"][i] + off, "-", lw=0.8, color="#CC3311",
                      label="fit" if j == 0 else None)
-        axes[2].text(data.q_inv_ang[-1], off + 0.1, data.labels[i], ha="right", fontsize=8)
+        axes[2].text(q[-1], off + 0.1, data.labels[i], ha="right", fontsize=8)
     axes[2].set_xlabel("Q (1/Å)")
     axes[2].set_ylabel("F(Q) (offset)")
     axes[2].legend(fontsize=8)

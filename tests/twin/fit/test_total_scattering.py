@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from instruments.observable import Axis, Observable
 from instruments.xrd import load_structure
 from twin.errors import FitError
 from twin.fit.total_scattering import (
-    TotalScatteringData,
     fit_total_scattering_series,
     load_total_scattering_series,
     make_total_scattering_setup,
@@ -34,7 +34,7 @@ def zif4(repo_root):
 
 def test_synthetic_series_recovers_crystalline_fraction_and_sizes_within_their_esd(zif4, shared_data):
     real = load_total_scattering_series([shared_data / ZIF4_FQ / "ZIF4glassa_31.int01"])
-    q, sigma = real.q_inv_ang, real.sigma[0]
+    q, sigma = np.asarray(real.axis.values), real.sigma[0]
     setup = make_total_scattering_setup(zif4, q, r_max_A=40.0, bounds={"coherent_size_nm": (1.5, 3.64)})
     names = setup.names()
     truths = [
@@ -48,8 +48,9 @@ def test_synthetic_series_recovers_crystalline_fraction_and_sizes_within_their_e
     rng = np.random.default_rng(3)
     clean = np.stack([np.asarray(model_fq(jnp.asarray([t[n] for n in names], jnp.float32), setup)) for t in truths])
     noisy = clean + sigma[None, :] * rng.standard_normal(clean.shape)
-    data = TotalScatteringData(q, noisy, np.broadcast_to(sigma, noisy.shape).copy(), np.array([300.0, 400.0]),
-                               (real.paths[0],) * 2, ("-",) * 2, ("synthetic c=0.6", "synthetic c=0"))
+    data = Observable(axis=Axis(q, "q", "1/Å"), values=noisy, sigma=np.broadcast_to(sigma, noisy.shape).copy(),
+                      conditions={"temperature_K": np.array([300.0, 400.0])}, technique="total-scattering",
+                      labels=("synthetic c=0.6", "synthetic c=0"))
     fit = fit_total_scattering_series(data, setup, fraction_starts=(0.3,))  # one start (+ the previous frame's)
     assert fit["converged"].all()
     for name in ("crystalline_fraction", "coherent_size_nm", "amorphous_size_nm", "u2_A2", "expansion"):
