@@ -329,13 +329,17 @@ def load_fit_result(path: str | Path, check_measurements: bool = True) -> FitRes
 
 
 def twin_fit_to_dict(fit: Any, *, truth: dict[str, float] | None = None) -> dict[str, Any]:
-    """The ``parameters``, ``figures_of_merit``, ``correlations``, ``convergence``, ``posterior_predictive``
+    """Each parameter as its posterior median (``value``, inside its 90 % interval by construction) with the
+    least-squares ``optimum`` beside it; the ``parameters``, ``figures_of_merit``, ``correlations``, ``convergence``, ``posterior_predictive``
     and ``warnings`` entries of a :class:`twin.fit.isotherm.TwinFit`."""
     params = {}
     for k, name in enumerate(fit.names):
-        entry = {"value": float(fit.value[k]), "stderr": float(fit.stderr[k]),
+        # one consistent summary: the posterior median with its 5th–95th percentile interval and the posterior sd;
+        # the least-squares optimum (which may lie outside a skewed or unconverged interval) is named beside it
+        entry = {"value": float(fit.median[k]), "stderr": float(fit.stderr[k]),
                  "interval_90": [float(fit.interval_90[k, 0]), float(fit.interval_90[k, 1])],
-                 "unit": fit.units[k], "median": float(fit.median[k]), "esd_least_squares": float(fit.esd[k])}
+                 "unit": fit.units[k], "estimate": "posterior median", "median": float(fit.median[k]),
+                 "optimum": float(fit.value[k]), "esd_least_squares": float(fit.esd[k])}
         if truth and name in truth:
             entry["truth"] = float(truth[name])
         params[name] = entry

@@ -157,6 +157,12 @@ def run_isotherm_fit(
                        "fixed": {n: values[n] for n in PARAMETERS if n not in fit.names},
                        "surrogate": "twin.fit.surrogate.powder_branches (see docs/fit.md for its assumptions)"}
     result["convergence"]["wall_time_s"] = elapsed
+    worst = max(result["convergence"]["sampler"]["split_rhat"].values(), default=1.0)
+    result["convergence"]["final"] = bool(worst < 1.1)
+    if not result["convergence"]["final"]:
+        result["warnings"].insert(0, f"not final: the sampler has not converged (largest split R-hat {worst:.2f} ≥ 1.1), "
+                                     f"so the intervals are preliminary; rerun with --steps {2 * n_steps} (or more) and "
+                                     f"--seed {seed}")
     result["provenance"] = {"twin_version": __version__, "seed": seed, "command": "twin fit",
                             "fit_file": source_text, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     target = write_fit_result(result, out_dir)
