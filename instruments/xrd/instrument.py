@@ -3,7 +3,7 @@
 Example (every table and key optional except ``source.wavelength`` and ``scan.two_theta``)::
 
     [source]
-    wavelength = "CuKa"          # "CuKa" (Kα1+Kα2 doublet), "CuKa1", or a length: "0.4577 A", "45.77 pm"
+    wavelength = "CuKa"          # "CuKa" (Kα1+Kα2 doublet), "CuKa1" (Kα1), Mo/Co/Cr/Fe/Ag likewise, or "0.4577 A"
     ka2_ratio = 0.5              # I(Kα2)/I(Kα1), doublet only
     polarisation_fraction = 0.5  # 0.5 unpolarised lab tube; ≈ 1 synchrotron, vertical scattering plane
     monochromator_two_theta = "26.57 deg"   # graphite (002) for Cu Kα; "0 deg" = none
@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from instruments.xrd.pattern import Instrument, make_instrument
+from mofcore.constants import XRAY_LINES_A
 from mofcore.errors import DataFormatError, UnitError
 from mofcore.units import parse_quantity
 
@@ -73,9 +74,17 @@ def parse_setting(value: Any, dimension: str, example: str, where: str, *, bare_
 
 
 def parse_wavelength(value: Any, where: str = "wavelength") -> float | str:
-    """``"CuKa"``/``"CuKa1"`` (returned as is) or a length → λ [Å] > 0."""
-    if isinstance(value, str) and value.strip() in ("CuKa", "CuKa1"):
-        return value.strip()
+    """A named source (``"CuKa"``, ``"MoKa1"`` …: an anode of :data:`mofcore.constants.XRAY_LINES_A`, ``Ka`` for the
+    Kα1/Kα2 doublet, ``Ka1`` for Kα1 alone; returned as is) or a length → λ [Å] > 0."""
+    if isinstance(value, str):
+        named = re.fullmatch(r"\s*([A-Za-z]{1,2})\s*K(?:a|α)(1?)\s*", value)
+        if named is not None:
+            anode = named.group(1).capitalize()
+            if anode not in XRAY_LINES_A:
+                raise DataFormatError(f"{where}: unknown X-ray source {value!r}; named sources: "
+                                      f"{', '.join(a + 'Ka' for a in XRAY_LINES_A)} (Kα1 + Kα2), or with 1 for Kα1 "
+                                      "alone (CuKa1), or a wavelength such as \"1.5406 A\"")
+            return f"{anode}Ka{named.group(2)}"
     lam = parse_setting(value, "length", '"1.5406 A" or "CuKa"', where)
     if not math.isfinite(lam) or lam <= 0:
         raise DataFormatError(f"{where}: the wavelength must be positive, got {value!r}")

@@ -22,6 +22,7 @@ Everything is differentiable in the lattice, fractions, sizes, strains and instr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -32,7 +33,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from instruments.observable import Axis, Observable
-from mofcore.constants import CU_KA1_A, CU_KA2_A
+from mofcore.constants import CU_KA1_A, CU_KA2_A, XRAY_LINES_A
 from instruments.xrd.profiles import (
     caglioti_fwhm_deg,
     chebyshev_background,
@@ -124,16 +125,16 @@ def make_instrument(
     scale: float = 1.0,
     ka2_ratio: float = 0.5,
 ) -> Instrument:
-    """An :class:`Instrument` from plain numbers. ``wavelength="CuKa"`` gives the Kα1/Kα2 doublet,
-    ``"CuKa1"`` Kα1 only, a number a single line [Å]. Defaults are a typical lab Bragg–Brentano
-    instrument (FWHM ≈ 0.06–0.1° at 10–50°)."""
+    """An :class:`Instrument` from plain numbers. ``wavelength="CuKa"`` (or ``"MoKa"``, ``"CoKa"`` … any anode of
+    :data:`mofcore.constants.XRAY_LINES_A`) gives the Kα1/Kα2 doublet, ``"CuKa1"`` Kα1 only, a number a single
+    line [Å]. Defaults are a typical lab Bragg–Brentano instrument (FWHM ≈ 0.06–0.1° at 10–50°)."""
     if isinstance(wavelength, str):
-        if wavelength == "CuKa":
-            lams, weights = [CU_KA1_A, CU_KA2_A], [1.0, ka2_ratio]
-        elif wavelength == "CuKa1":
-            lams, weights = [CU_KA1_A], [1.0]
-        else:
-            raise ValueError(f"unknown wavelength name {wavelength!r}; expected CuKa, CuKa1 or a number in Å")
+        named = re.fullmatch(r"([A-Z][a-z]?)Ka(1?)", wavelength)
+        if named is None or named.group(1) not in XRAY_LINES_A:
+            raise ValueError(f"unknown wavelength name {wavelength!r}; expected one of "
+                             f"{', '.join(a + 'Ka' for a in XRAY_LINES_A)} (add 1 for Kα1 only) or a number in Å")
+        ka1, ka2, _ = XRAY_LINES_A[named.group(1)]
+        lams, weights = ([ka1], [1.0]) if named.group(2) else ([ka1, ka2], [1.0, ka2_ratio])
     else:
         lams, weights = [float(wavelength)], [1.0]
     dt = float_dtype()

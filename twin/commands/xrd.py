@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("structure", metavar="STRUCTURE.cif", help="crystal structure file")
     parser.add_argument("--wavelength", default="CuKa",
-                        help='"CuKa" (Kα1+Kα2 doublet, default), "CuKa1", or a length such as "1.5406 A"')
+                        help='a named tube, "CuKa" (Kα1+Kα2 doublet, default), "MoKa", "CoKa", "CrKa", "FeKa", "AgKa", '
+                             'with 1 for Kα1 alone ("CuKa1"; wavelengths: Hölzer et al. 1997 for Cu, International '
+                             'Tables Vol. C for the others), or a length such as "0.4577 A"')
     parser.add_argument("--two-theta", default="3..50", help='2θ range, e.g. "3..50" or "3..50 deg" (default 3..50)')
     parser.add_argument("--step", default="0.01", help="2θ step in degrees (default 0.01)")
     parser.add_argument("--instrument", metavar="INSTRUMENT.toml", help="diffractometer settings (overrides the defaults)")
@@ -40,7 +42,6 @@ def _handle(args: argparse.Namespace) -> int:
     import numpy as np
 
     from instruments.xrd import (
-        CU_KA1_A,
         d_min_for,
         load_instrument,
         make_instrument,
@@ -64,7 +65,7 @@ def _handle(args: argparse.Namespace) -> int:
             raise DataFormatError(f"--step: expected a positive step in degrees giving ≤ 2,000,000 points, got {args.step!r}")
         inst = make_instrument(wavelength)
         grid = np.linspace(lo, hi, int(round((hi - lo) / step)) + 1)
-        lam = CU_KA1_A if isinstance(wavelength, str) else wavelength
+        lam = float(np.asarray(inst.wavelengths_A)[0])
         wavelength_label = lam
     lam_max = float(np.max(np.asarray(inst.wavelengths_A)))
     origin = f"λ = {lam_max:g} Å with 2θ up to {hi:g}°"

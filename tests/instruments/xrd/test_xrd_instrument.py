@@ -83,3 +83,20 @@ def test_arbitrary_text_raises_only_data_format_error(text):
         instrument_from_toml(text, "x.toml")
     except DataFormatError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [("CuKa", (1.5405929, 1.5444274)), ("MoKa", (0.709319, 0.713609)), ("CoKa1", (1.788996,)),
+     ("AgKa", (0.559421, 0.563812)), ("cr Kα", (2.289760, 2.293663)), ("FeKa1", (1.936042,))],
+)
+def test_named_sources_give_their_kalpha_lines(name, lines):
+    """Kα1/Kα2 of each anode from one table (Hölzer et al., Phys. Rev. A 56, 4554 (1997) for Cu; International
+    Tables for Crystallography Vol. C, Table 4.2.2.1, for the others)."""
+    inst, _ = instrument_from_toml(f'[source]\nwavelength = "{name}"\n[scan]\ntwo_theta = "5..50 deg"', "lab.toml")
+    np.testing.assert_allclose(np.asarray(inst.wavelengths_A), lines, rtol=1e-6)
+
+
+def test_an_unknown_source_lists_the_named_ones():
+    with pytest.raises(DataFormatError, match=r"unknown X-ray source 'XxKa'; named sources: CuKa, CoKa, CrKa, FeKa, MoKa, AgKa"):
+        instrument_from_toml('[source]\nwavelength = "XxKa"\n[scan]\ntwo_theta = "5..50 deg"', "lab.toml")
