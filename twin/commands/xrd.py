@@ -30,9 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--two-theta", default="3..50", help='2θ range, e.g. "3..50" or "3..50 deg" (default 3..50)')
     parser.add_argument("--step", default="0.01", help="2θ step in degrees (default 0.01)")
     parser.add_argument("--instrument", metavar="INSTRUMENT.toml", help="diffractometer settings (overrides the defaults)")
-    parser.add_argument("--size", default=None, help='crystallite size for size broadening, e.g. "50 nm" (default: none)')
+    parser.add_argument("--size", default=None,
+                        help='edge length of cube-shaped coherent domains (one size) for size broadening, e.g. '
+                             '"50 nm"; each reflection is broadened by the cube\'s volume-weighted column length '
+                             '⟨L⟩_v along its scattering vector (Stokes–Wilson; Scherrer K_β = 1 for ⟨100⟩, 1.061 '
+                             'for ⟨110⟩, 1.155 for ⟨111⟩; a sphere of diameter D would have ⟨L⟩_v = 3D/4). '
+                             'Echoed as size_nm in the output. Default: no size broadening')
     parser.add_argument("--table", default="pymatgen", choices=["pymatgen", "cromer_mann"], help="form-factor table")
-    parser.add_argument("-o", "--output", metavar="PATTERN.csv", help="write the profile here (and PATTERN.png)")
+    parser.add_argument("-o", "--output", metavar="FILE.csv",
+                        help="write the profile here (two_theta_deg,intensity, and FILE.png); with --peaks the "
+                             "reflection list instead (two_theta_deg,d_A,intensity_rel,multiplicity,hkl)")
     parser.add_argument("--peaks", action="store_true", help="list the reflections")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     parser.set_defaults(handler=_handle)
@@ -78,18 +85,23 @@ def _handle(args: argparse.Namespace) -> int:
         )
     result: dict = {"structure": str(args.structure), "wavelength_A": round(float(wavelength_label), 6),
                     "two_theta_range_deg": [lo, hi], "form_factor_table": args.table}
-    if args.output or not args.peaks:
-        size = 1e6 if args.size is None else parse_setting(args.size, "length", '"50 nm"', "--size")
-        if not math.isfinite(size) or size <= 0:
-            raise DataFormatError(f"--size: expected a positive length such as \"50 nm\", got {args.size!r}")
+    size = 1e6 if args.size is None else parse_setting(args.size, "length", '"50 nm"', "--size")
+    if not math.isfinite(size) or size <= 0:
+        raise DataFormatError(f"--size: expected a positive length such as \"50 nm\", got {args.size!r}")
+    if args.size is not None:
+        result.update({"size_nm": size / 10.0, "size_convention": "edge of cube-shaped coherent domains"})
+    if not args.peaks:
         state = make_phase_state(phase.lattice, size_A=size)
         y = np.asarray(powder_pattern((phase,), (state,), inst, np.asarray(grid, dtype=np.float32)), dtype=float)
         y = 100.0 * y / max(float(y.max()), 1e-30)
         if args.output:
             out = Path(args.output)
             out.parent.mkdir(parents=True, exist_ok=True)
-            np.savetxt(out, np.column_stack([grid, y]), delimiter=",", header="two_theta_deg,intensity",
-                       comments="", fmt="%.5f")
+            from twin.atomic import atomic_path
+
+            with atomic_path(out) as tmp:
+                np.savetxt(tmp, np.column_stack([grid, y]), delimiter=",", header="two_theta_deg,intensity",
+                           comments="", fmt="%.5f")
             _png(out.with_suffix(".png"), grid, y, peaks, str(args.structure), lam)
             result["output"] = str(out)
             result["png"] = str(out.with_suffix(".png"))
@@ -100,6 +112,8 @@ def _handle(args: argparse.Namespace) -> int:
              "intensity_rel": round(p["intensity_rel"], 3), "hkl": p["hkl"], "multiplicity": p["multiplicity"]}
             for p in peaks
         ]
+        if args.output:
+            result["output"] = str(_write_peaks(Path(args.output), result["peaks"]))
     if args.json:
         print_json(result)
     elif args.peaks:
@@ -111,6 +125,22 @@ def _handle(args: argparse.Namespace) -> int:
     else:
         print(json.dumps({k: v for k, v in result.items() if k != "peaks"}))
     return 0
+
+
+def _write_peaks(path: Path, peaks: list[dict]) -> Path:
+    """The reflection list as CSV: one row per merged family (overlapping reflections), its total multiplicity
+    and its hkl (space-separated triples), written atomically."""
+    import numpy as np
+
+    from twin.atomic import atomic_path
+
+    rows = ["two_theta_deg,d_A,intensity_rel,multiplicity,hkl"]
+    rows += [f"{p['two_theta_deg']:.4f},{p['d_A']:.4f},{p['intensity_rel']:.3f},{int(np.sum(p['multiplicity']))},"
+             + " ".join("(" + " ".join(map(str, h)) + ")" for h in p["hkl"]) for p in peaks]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def _png(path: Path, grid, y, peaks, title: str, lam: float) -> None:

@@ -32,6 +32,19 @@ def test_profile_csv_and_png(shared_data, tmp_path, capsys):
     assert data.shape == (2501, 2) and data[:, 1].max() == pytest.approx(100.0, abs=1e-3)
     assert data[np.argmax(data[:, 1]), 0] == pytest.approx(12.19, abs=0.05)  # (110) of the lt cell
     assert (tmp_path / "pattern.png").stat().st_size > 1000
+    assert '"size_nm": 50.0' in capsys.readouterr().out  # the size is echoed with its convention
+
+
+def test_peaks_with_output_write_the_reflection_list(shared_data, tmp_path, capsys):
+    out = tmp_path / "peaks.csv"
+    cif = shared_data / "structures/raspa2/MIL-53(Cr)lt.cif"
+    assert main(["xrd", str(cif), "--two-theta", "5..30", "--peaks", "-o", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "two_theta_deg,d_A,intensity_rel,multiplicity,hkl" and len(lines) == len(doc["peaks"]) + 1
+    first = lines[1].split(",")
+    assert float(first[0]) == pytest.approx(doc["peaks"][0]["two_theta_deg"]) and int(first[3]) >= 1
+    assert not (tmp_path / "peaks.png").exists()  # a peak list, not a profile
 
 
 @pytest.mark.parametrize(
