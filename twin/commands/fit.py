@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("fit_file", metavar="FIT.toml", nargs="?", help="fit description")
     parser.add_argument("-o", "--output", metavar="OUT", help="output directory (required)")
-    parser.add_argument("--isotherm", metavar="FILE", help="a measured isotherm with both branches (AIF or CSV)")
+    parser.add_argument("--isotherm", metavar="FILE", help="a measured isotherm, one or both branches (AIF or CSV); parameters one branch cannot determine are reported as such")
     parser.add_argument("--material", help="material name or .toml (with --isotherm)")
     parser.add_argument("--guest", help="adsorbing gas, e.g. CO2 (with --isotherm)")
     parser.add_argument("--temperature", help='temperature of the measurement, e.g. "273 K" (with --isotherm)')

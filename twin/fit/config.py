@@ -280,7 +280,7 @@ def parse_isotherm(root: Table, fit: Table, file: FitFile) -> FitConfig:
         measurements.append((path, m.string("y_column", None)))
         m.finish()
     if len(measurements) != 1:
-        raise root.fail("measurements", f"the isotherm fit takes one measured isotherm (both branches), got {len(measurements)}")
+        raise root.fail("measurements", f"the isotherm fit takes one measured isotherm (one or both branches), got {len(measurements)}")
     sample_table = root.table("sample")
     sample: dict[str, float] = {}
     if sample_table is not None:

@@ -151,7 +151,8 @@ def check_free(free: list[FreeParameter] | tuple[FreeParameter, ...], where: str
 # ---------------------------------------------------------------------------------------------- data
 @dataclass(frozen=True)
 class IsothermData:
-    """Both branches of a measured isotherm in the model's units.
+    """The branches of a measured isotherm in the model's units (one of them may be empty: most measured
+    isotherms have an adsorption branch only).
 
     Attributes:
         p_ads_Pa, n_ads: adsorption branch, rising pressure [Pa], uptake [molecules per site cell].
@@ -213,7 +214,7 @@ def load_isotherm(
     falling (desorption); points at pressures ≤ ``min_pressure_Pa`` are dropped (the p = 0 origin).
 
     Raises:
-        FitError: not an isotherm with both branches, an axis that is not a pressure, an uptake unit that
+        FitError: no labelled branch, fewer than two points, an axis that is not a pressure, an uptake unit that
         cannot be converted.
     """
     from instruments.io import read_measurement
@@ -223,10 +224,12 @@ def load_isotherm(
     options = {"y_column": y_column} if y_column else {}
     series = read_measurement(path, **options)
     labels = tuple(getattr(series, "labels", ()))
-    if "adsorption" not in labels or "desorption" not in labels:
-        raise FitError(f"{path.name}: expected an isotherm with an adsorption and a desorption branch, got {labels or 'one curve'}")
-    branches = {}
-    for label in ("adsorption", "desorption"):
+    present = [label for label in ("adsorption", "desorption") if label in labels]
+    if not present:
+        raise FitError(f"{path.name}: expected an isotherm with an adsorption and/or a desorption branch (labelled "
+                       f"as such), got {labels or 'one unlabelled curve'}")
+    branches = {label: (np.zeros(0), np.zeros(0), None, None, None) for label in ("adsorption", "desorption")}
+    for label in present:
         m = series[labels.index(label)]
         if m.axis.name != "pressure" or m.axis.unit != "bar":
             raise FitError(
@@ -239,7 +242,11 @@ def load_isotherm(
         p, n = p[keep], n[keep]
         order = np.argsort(p) if label == "adsorption" else np.argsort(-p)
         branches[label] = (p[order], n[order], m.unit, factor, m.conditions.get("temperature_K"))
-    (pa, na, unit, factor, t_file), (pd, nd, *_) = branches["adsorption"], branches["desorption"]
+    (pa, na, *_), (pd, nd, *_) = branches["adsorption"], branches["desorption"]
+    _, _, unit, factor, t_file = branches[present[0]]
+    if na.size + nd.size < 2:
+        raise FitError(f"{path.name}: {na.size + nd.size} point(s) above {min_pressure_Pa:g} Pa; an isotherm fit needs "
+                       "a measured curve (at least as many points as free parameters)")
     return IsothermData(pa, na, pd, nd, None, unit, 1.0 / factor, t_file, str(path), file_sha256(path))
 
 
@@ -387,6 +394,8 @@ class TwinFit:
         convergence: LM and sampler diagnostics.
         predictive: posterior predictive bands per branch (:func:`posterior_predictive`).
         samples: posterior samples (n_samples, n_params) in natural units.
+        undetermined: parameters whose 90 % posterior interval spans more than :data:`UNDETERMINED_SPAN` of
+            their allowed range in the sampled coordinates: the data leave them where the prior puts them.
     """
 
     names: tuple[str, ...]
@@ -406,6 +415,7 @@ class TwinFit:
     convergence: dict[str, Any]
     predictive: list[dict[str, Any]] = field(default_factory=list)
     samples: np.ndarray | None = None
+    undetermined: tuple[str, ...] = ()
 
 
 def _scaled_inverse_sqrt(a: Any) -> Any:
@@ -568,6 +578,11 @@ def fit_isotherm(
     return fit
 
 
+#: a parameter whose 90 % posterior interval covers more than this share of its allowed (sampled) range is
+#: reported as not determined by the data (a flat prior over the range gives 0.9)
+UNDETERMINED_SPAN = 0.6
+
+
 def summarise(problem: IsothermProblem, out: dict[str, Any]) -> TwinFit:
     """Host-side summary of the pipeline's arrays (one data set)."""
     from twin.fit.stats import identifiability
@@ -587,6 +602,12 @@ def summarise(problem: IsothermProblem, out: dict[str, Any]) -> TwinFit:
     corr = np.asarray(correlation_matrix(jnp.asarray(np.cov(samples_u.T).reshape(len(names), len(names)))), float)
     width_u = np.percentile(samples_u, 95.0, axis=0) - np.percentile(samples_u, 5.0, axis=0)
     warns = identifiability(names, corr, width_u / 3.29, lo, hi, max_correlation=0.95, max_relative_width=0.3)
+    span = width_u / np.where(np.isfinite(hi - lo) & (hi > lo), hi - lo, np.inf)
+    undetermined = tuple(n for n, f in zip(names, span, strict=True) if f > UNDETERMINED_SPAN)
+    for n, f in zip(names, span, strict=True):
+        if f > UNDETERMINED_SPAN:
+            warns.insert(0, f"{n}: not determined by these data: its 90 % posterior interval spans {100 * f:.0f} % of "
+                            "its allowed range, so it follows the prior (e.g. a branch the file does not have)")
     rhat = np.asarray(out["rhat"], float)
     acc = float(out["acceptance"])
     for n, r in zip(names, rhat, strict=True):
@@ -611,6 +632,7 @@ def summarise(problem: IsothermProblem, out: dict[str, Any]) -> TwinFit:
         },
         predictive=predictive,
         samples=samples,
+        undetermined=undetermined,
     )
 
 
@@ -634,6 +656,8 @@ def posterior_predictive(problem: IsothermProblem, samples_u: np.ndarray, sigma:
     n_ads = d.p_ads_Pa.size
     items = []
     for branch, sel, p in (("adsorption", slice(0, n_ads), d.p_ads_Pa), ("desorption", slice(n_ads, None), d.p_des_Pa)):
+        if not np.size(p):
+            continue  # a branch the file does not have
         items.append({"axis": {"name": "pressure", "unit": "bar", "values": (np.asarray(p) / 1e5).tolist()},
                       "observed": observed[sel].tolist(), "median": q[1][sel].tolist(), "lower": q[0][sel].tolist(),
                       "upper": q[2][sel].tolist(), "level": 0.9, "label": f"{branch} branch",

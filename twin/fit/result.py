@@ -342,6 +342,7 @@ def twin_fit_to_dict(fit: Any, *, truth: dict[str, float] | None = None) -> dict
                  "optimum": float(fit.value[k]), "esd_least_squares": float(fit.esd[k])}
         if truth and name in truth:
             entry["truth"] = float(truth[name])
+        entry["determined"] = name not in getattr(fit, "undetermined", ())
         params[name] = entry
     return {
         "parameters": params,
@@ -351,6 +352,7 @@ def twin_fit_to_dict(fit: Any, *, truth: dict[str, float] | None = None) -> dict
         "convergence": fit.convergence,
         "posterior_predictive": fit.predictive,
         "warnings": list(fit.warnings),
+        "undetermined": list(getattr(fit, "undetermined", ())),
     }
 
 

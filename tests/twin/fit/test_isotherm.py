@@ -175,3 +175,42 @@ def test_xrd_series_fit_file_errors(tmp_path):
         parse_fit_config(tomllib.loads(text), "fit.toml", tmp_path)
     with pytest.raises(FitError, match=r"fit.technique: expected one of xrd-series, total-scattering, isotherm, got 'rietveld'"):
         parse_fit_config(tomllib.loads(text.replace('"xrd-series"', '"rietveld"')), "fit.toml", tmp_path)
+
+
+def _one_branch_file(shared_data, tmp_path, branch="adsorption", keep=None):
+    """The measured 273 K MIL-53(Al) CO2 isotherm cut down to one branch (as most measured isotherms are)."""
+    source = shared_data / "isotherms" / "mil53al_boutin2010_ortiz2012" / "iso_CO2_273K.csv"
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    rows = [ln for ln in lines if not ln.startswith("#") and f",{branch},measured," in ln]
+    path = tmp_path / f"{branch}_only.csv"
+    head = [ln for ln in lines if ln.startswith("#") or ln.startswith("set,")]
+    path.write_text("".join(head + rows[: keep or len(rows)]), encoding="utf-8")
+    return path
+
+
+def test_an_adsorption_only_isotherm_is_fitted_and_says_what_it_cannot_determine(shared_data, tmp_path, capsys):
+    """The adsorption branch up to 2.5 bar, below the np → lp step: nothing about the open phase or the
+    barrier is in these data, and the result says so parameter by parameter (their posteriors spread over most of
+    their allowed range, as the flat prior does)."""
+    path = _one_branch_file(shared_data, tmp_path, keep=20)
+    out = tmp_path / "fit"
+    assert main(["fit", "--isotherm", str(path), "--material", "mil53-al", "--guest", "CO2", "--temperature", "273 K",
+                 "-o", str(out), "--steps", "200"]) == 0
+    doc = json.loads((out / "fit_result.json").read_text(encoding="utf-8"))
+    assert [p["label"] for p in doc["posterior_predictive"]] == ["adsorption branch"]
+    # every parameter says whether these data determine it; the undetermined ones are listed and warned about
+    assert set(doc["undetermined"]) == {n for n, p in doc["parameters"].items() if not p["determined"]}
+    assert {"n_max_open", "p_half_open_bar", "barrier_kj_mol"} <= set(doc["undetermined"])
+    assert doc["parameters"]["p_half_closed_bar"]["determined"]  # the np plateau is measured
+    for name in doc["undetermined"]:
+        assert any(w.startswith(f"{name}: not determined by these data") for w in doc["warnings"])
+    printed = capsys.readouterr().out
+    assert all(f"warning: {name}: not determined" in printed for name in doc["undetermined"])
+
+
+def test_an_isotherm_with_one_point_is_refused(shared_data, tmp_path, capsys):
+    path = _one_branch_file(shared_data, tmp_path, keep=1)
+    assert main(["fit", "--isotherm", str(path), "--material", "mil53-al", "--guest", "CO2", "--temperature", "273 K",
+                 "-o", str(tmp_path / "fit")]) == 2
+    err = capsys.readouterr().err
+    assert "point(s) above" in err and "an isotherm fit needs a measured curve" in err and len(err.splitlines()) == 1
