@@ -18,5 +18,5 @@ ISOTHERM = Technique(
     axis_name="pressure",
     axis_unit="bar",
     fit="twin.fit.problems:ISOTHERM",
-    summary="uptake against pressure, both branches (docs/fit.md)",
+    summary="uptake against pressure, one or both branches (docs/fit.md)",
 )
