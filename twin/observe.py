@@ -11,6 +11,8 @@ simulated one nearest in time, for the report's overlay. Nothing here names a te
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from twin.errors import DataFormatError, TwinError
 from twin.material import Material, load_material
 from twin.trajectory import Trajectory
 
-__all__ = ["twin_frames", "observable_path", "simulate_technique", "observe", "match_frames", "attach_measured",
+__all__ = ["twin_frames", "observable_path", "observe", "match_frames", "attach_measured",
            "write_first_last_csv"]
 
 
@@ -66,23 +68,15 @@ def _observable(name: str) -> Technique:
     return technique
 
 
-def simulate_technique(trajectory_path: str | Path, technique: str, instrument_path: str | Path, *,
-                       axis=None) -> Observable:
-    """The series ``technique`` would record for every frame of a trajectory, on the instrument's axis or on
-    ``axis`` (the points of a measured series)."""
-    tech = _observable(technique)
-    settings = tech.load_settings(Path(instrument_path))
-    with Trajectory(trajectory_path) as traj:
-        frames = twin_frames(traj, load_material(str(traj.provenance.get("material", ""))))
-        return tech.simulate(frames, settings, axis)
-
-
 def observe(out_dir: str | Path, technique: str, instrument_path: str | Path,
-            measured_path: str | Path | None = None) -> Path:
+            measured_path: str | Path | None = None, *, say: Callable[[str], None] | None = None) -> Path:
     """Write ``OUT/observables/<technique>.h5`` for the run in ``out_dir``; returns its path.
 
     With ``measured_path`` (a measured series in any format the technique's ``align`` reads) the series is
     simulated on the measured points and the measured frames are stored beside it (:func:`attach_measured`).
+    Without it, measured frames already stored in the file being replaced (by ``twin fit`` or an earlier
+    ``--measured``) are kept, matched again by time, when the new axis is the same as theirs; otherwise they
+    are dropped and ``say`` (default: a :class:`UserWarning`) is told which and why.
 
     Raises:
         TwinError: unknown technique, or one without a forward model; DataFormatError: bad files, measured
@@ -100,9 +94,47 @@ def observe(out_dir: str | Path, technique: str, instrument_path: str | Path,
     with Trajectory(out_dir / "trajectory.h5") as traj:
         frames = twin_frames(traj, load_material(str(traj.provenance.get("material", ""))))
         simulated = tech.simulate(frames, settings, None if measured is None else measured.axis.values)
+    target = observable_path(out_dir, tech.name)
     if measured is not None:
         simulated = simulated.with_measured(measured, match_frames(simulated, measured))
-    return write_observable(observable_path(out_dir, tech.name), simulated)
+    else:
+        simulated = _keep_measured(target, simulated, say or _warn)
+    return write_observable(target, simulated)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _keep_measured(path: Path, simulated: Observable, say: Callable[[str], None]) -> Observable:
+    """``simulated`` with the measured frames of the file it replaces, when they still fit on its axis."""
+    if not path.is_file():
+        return simulated
+    try:
+        previous = read_observable(path)
+    except TwinError as error:
+        say(f"{path}: the file being replaced could not be read ({error}); measured frames it may hold are not kept")
+        return simulated
+    if previous.measured is None:
+        return simulated
+    reason = _mismatch(simulated, previous.measured)
+    if reason:
+        say(f"{path}: the {previous.measured.n_frames} measured frames stored there were dropped: {reason}; attach "
+            f"them again with `twin observe {path.parent.parent} --technique {simulated.technique or path.stem} "
+            f"INSTRUMENT.toml --measured PATH` or by running `twin fit` again")
+        return simulated
+    return simulated.with_measured(previous.measured, match_frames(simulated, previous.measured))
+
+
+def _mismatch(simulated: Observable, measured: Observable) -> str | None:
+    """Why measured frames cannot go beside a simulated series (another axis grid, no times), or ``None``."""
+    grid, sim_grid = np.asarray(measured.axis.values, np.float64), np.asarray(simulated.axis.values, np.float64)
+    if sim_grid.shape != grid.shape or not np.allclose(sim_grid, grid, atol=1e-6):
+        return (f"their {measured.axis.name} grid ({grid.size} points, {grid[0]:g}..{grid[-1]:g}) differs from the new "
+                f"simulated one ({sim_grid.size} points, {sim_grid[0]:g}..{sim_grid[-1]:g})")
+    if not np.all(np.isfinite(measured.condition("time_s"))):
+        return "they have no times to match them to the simulated frames"
+    return None
 
 
 def _check_times(measured: Observable) -> None:
@@ -131,15 +163,13 @@ def attach_measured(path: str | Path, measured: Observable, *, strict: bool = Fa
     """
     simulated = read_observable(path)
     grid, sim_grid = np.asarray(measured.axis.values, np.float64), np.asarray(simulated.axis.values, np.float64)
-    if sim_grid.shape != grid.shape or not np.allclose(sim_grid, grid, atol=1e-6):
-        if strict:
+    if _mismatch(simulated, measured):
+        if not strict:
+            return None
+        if sim_grid.shape != grid.shape or not np.allclose(sim_grid, grid, atol=1e-6):
             raise DataFormatError(f"{measured.source}: the measured {measured.axis.name} grid ({grid.size} points) "
                                   f"differs from the simulated one in {path} ({sim_grid.size} points)")
-        return None
-    if not np.all(np.isfinite(measured.condition("time_s"))):
-        if strict:
-            _check_times(measured)
-        return None
+        _check_times(measured)
     return write_observable(path, simulated.with_measured(measured, match_frames(simulated, measured)))
 
 
