@@ -2,15 +2,25 @@
 
 Output, in ``OUT/report/``: ``index.html`` (one self-contained page), ``figures/NN-name.png`` and ``.svg``
 (every figure of the page), ``summary.json`` (the numbers of every section, the figure list and what was
-absent). The report is assembled in a temporary directory beside it and moved into place only when complete,
-so a failed build never leaves a half-written report over a good one.
+absent).
+
+Every instant has a complete ``OUT/report/`` (or none before the first build): each build is assembled in
+``OUT/.twin-reports/tmp-<id>/``, renamed to ``OUT/.twin-reports/<id>/`` when complete, and ``OUT/report`` is a
+relative symbolic link to it, replaced by one ``os.replace`` of a new link (an atomic rename); the builds it
+no longer points to are removed afterwards. A failed or interrupted build leaves the previous report as it was.
+A ``report/`` that is still a real directory (built by an earlier version) is exchanged for the link with
+``renameat2(RENAME_EXCHANGE)`` where Linux offers it (else moved aside first, the one non-atomic step). Where
+symbolic links cannot be made (Windows without the privilege) the report is moved in by renames as before.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,13 +29,17 @@ from reports.context import ReportContext, Section
 from reports.figures import style
 from reports.html import key_cards, render_page
 from reports.run_data import load_run
+from mofcore.outputs import check_run_set, new_run_id
 from reports.sections import SECTIONS, SectionFn
 from twin import __version__
 from twin._json import jsonable
+from twin.errors import FitError, TwinError
 
-__all__ = ["build_report", "SUMMARY_FORMAT"]
+__all__ = ["build_report", "SUMMARY_FORMAT", "VERSIONS_DIR"]
 
 SUMMARY_FORMAT = "operando-mof-twin-report-summary"
+#: where the builds live; ``OUT/report`` links to the current one
+VERSIONS_DIR = ".twin-reports"
 
 
 def build_report(
@@ -51,12 +65,20 @@ def build_report(
 
     Raises:
         DataFormatError: no trajectory in ``out_dir`` or a malformed input file (the message names it).
-        FitError: a malformed ``fit_result.json``.
+        FitError: a malformed ``fit_result.json``, or one whose set of files (``fit_series.csv``, figure) was
+            mixed by an interrupted ``twin fit`` (different run ids).
     """
     out_dir = Path(out_dir)
+    if (out_dir / "fit_result.json").is_file():
+        try:
+            check_run_set(out_dir / "fit_result.json", rerun=f"twin fit FIT.toml -o {out_dir} --overwrite")
+        except TwinError as error:
+            raise FitError(str(error)) from None
     run = load_run(out_dir, check_measurements=check_measurements)
     final = out_dir / "report"
-    tmp = Path(tempfile.mkdtemp(prefix=".report-tmp-", dir=out_dir))
+    versions = out_dir / VERSIONS_DIR
+    versions.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=versions))
     try:
         figures_dir = tmp / "figures"
         figures_dir.mkdir()
@@ -93,16 +115,71 @@ def build_report(
             json.dumps(jsonable(summary, default=str), indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         os.chmod(tmp, 0o755)
-        old = None
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=".report-old-", dir=out_dir))
-            os.replace(final, old / "report")
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _swap_in(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         run.close()
     return final / "index.html"
+
+
+def _swap_in(built: Path, final: Path) -> None:
+    """Make the complete build ``built`` (in ``OUT/.twin-reports/``) the report at ``final`` (``OUT/report``)
+    with ``final`` complete at every instant; then remove the builds it no longer points to."""
+    versions = built.parent
+    version = versions / new_run_id()
+    os.rename(built, version)  # a complete build under its final name
+    link = versions / f"link-{version.name}"
+    try:
+        os.symlink(f"{VERSIONS_DIR}/{version.name}", link, target_is_directory=True)
+    except (OSError, NotImplementedError):  # no symbolic links here: move the directory in by renames
+        _rename_in(version, final)
+        return
+    try:
+        if final.is_symlink() or not final.exists():
+            os.replace(link, final)  # the atomic step: the new link over the old one
+        elif not _exchange(link, final):  # a real report/ directory of an earlier version
+            legacy = versions / f"legacy-{version.name}"
+            os.rename(final, legacy)
+            os.replace(link, final)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        shutil.rmtree(version, ignore_errors=True)
+        raise
+    for entry in versions.iterdir():  # earlier builds, a legacy report/ exchanged out, leftovers of killed builds
+        if entry.name != version.name:
+            if entry.is_symlink() or entry.is_file():
+                entry.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _rename_in(version: Path, final: Path) -> None:
+    """Without symbolic links: the old report moves aside, the new one in (not atomic as a pair)."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix="old-", dir=version.parent))
+        os.replace(final, old / "report")
+    os.replace(version, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); ``False`` where that is not offered."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))

@@ -130,8 +130,9 @@ def _mismatch(simulated: Observable, measured: Observable) -> str | None:
     """Why measured frames cannot go beside a simulated series (another axis grid, no times), or ``None``."""
     grid, sim_grid = np.asarray(measured.axis.values, np.float64), np.asarray(simulated.axis.values, np.float64)
     if sim_grid.shape != grid.shape or not np.allclose(sim_grid, grid, atol=1e-6):
-        return (f"their {measured.axis.name} grid ({grid.size} points, {grid[0]:g}..{grid[-1]:g}) differs from the new "
-                f"simulated one ({sim_grid.size} points, {sim_grid[0]:g}..{sim_grid[-1]:g})")
+        unit = f" {measured.axis.unit}" if measured.axis.unit else ""
+        return (f"their {measured.axis.name} grid ({grid.size} points, {grid[0]:g}..{grid[-1]:g}{unit}) differs from "
+                f"the new simulated one ({sim_grid.size} points, {sim_grid[0]:g}..{sim_grid[-1]:g}{unit})")
     if not np.all(np.isfinite(measured.condition("time_s"))):
         return "they have no times to match them to the simulated frames"
     return None

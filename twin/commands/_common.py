@@ -1,16 +1,24 @@
-"""Helpers shared by the subcommands: honest "not available yet" exits, JSON output, progress bars."""
+"""Helpers shared by the subcommands: honest "not available yet" exits, JSON output, progress bars, the
+output directory's lock and the ``--overwrite`` option."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from mofcore.outputs import OutputLock, lock_output
 from twin.errors import NotAvailableError
 
-__all__ = ["not_available", "print_json", "progress", "ProgressBar"]
+__all__ = ["not_available", "print_json", "progress", "ProgressBar", "command_line", "locked", "add_overwrite",
+           "note"]
 
 
 def not_available(what: str, issue: str) -> NotAvailableError:
@@ -55,3 +63,29 @@ class ProgressBar:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as the user typed it (for the lock file), or ``twin NAME`` when run from Python."""
+    if Path(sys.argv[0]).name in ("twin", "cli.py", "__main__.py"):
+        return shlex.join(["twin", *sys.argv[1:]])
+    return f"twin {args.command}"
+
+
+@contextmanager
+def locked(out: Path, args: argparse.Namespace, *, create: bool = True) -> Iterator[OutputLock]:
+    """Hold ``OUT/.twin.lock`` while the command writes there (released on success, error and Ctrl-C)."""
+    with lock_output(out, command_line(args), create=create) as lock:
+        yield lock
+
+
+def add_overwrite(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--overwrite``: replace results already in the output directory (refused without it)."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace {what} already in the output directory; without it such a directory is refused "
+                             "(exit 2) and nothing is written")
+
+
+def note(command: str, message: str) -> None:
+    """One line on stderr that the user should read (``twin observe: note: …``)."""
+    print(f"twin {command}: note: {message}", file=sys.stderr, flush=True)

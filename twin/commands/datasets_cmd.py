@@ -17,7 +17,6 @@ The cache is ``$TWIN_DATA_CACHE`` or the user cache folder of ``operando-mof-twi
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import tomllib
@@ -26,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mofcore.atomic import write_text_atomic
 from twin.commands._common import print_json
 from twin.datasets import dataset_path, file_sha256
 from twin.errors import DataFormatError, NotAvailableError, TwinError
@@ -78,18 +78,59 @@ def registered(cache: Path) -> dict[str, dict[str, Any]]:
     try:
         return dict(tomllib.loads(reg.read_text(encoding="utf-8")).get("folders", {}))
     except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(f"{reg}: {exc}") from None
+        raise DataFormatError(f"{reg}: {exc} (earlier versions wrote some file names as invalid TOML: delete the "
+                              "file and register the folders again)") from None
+
+
+#: TOML basic-string escapes (every other control character as \uXXXX)
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str, where: str = "registry.toml") -> str:
+    """``text`` as a TOML basic string: quotes, backslashes and control characters escaped, everything else
+    (any Unicode, 🧪 included) written as it is in UTF-8.
+
+    Raises:
+        DataFormatError: ``text`` holds a lone surrogate (a file name that is not valid UTF-8 on this
+            system), which TOML cannot represent; ``where`` names it.
+    """
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:
+            shown = where.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise DataFormatError(f"{shown}: the name {text.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8, "
+                                  "so it cannot be recorded in the registry; rename it")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def registry_text(folders: dict[str, dict[str, Any]]) -> str:
+    """The registry file: valid TOML for any data set name, folder and file names (checked by reading it back)."""
+    lines = ["# folders registered with `twin datasets register NAME FOLDER`", ""]
+    for name, entry in sorted(folders.items()):
+        folder = str(entry["folder"])
+        lines.append(f"[folders.{toml_string(name, 'data set name')}]")
+        lines.append(f"folder = {toml_string(folder, folder)}")
+        lines.append("files = { " + ", ".join(f"{toml_string(k, str(Path(folder) / k))} = {toml_string(v)}"
+                                             for k, v in sorted(entry["files"].items())) + " }")
+        lines.append("")
+    text = "\n".join(lines)
+    if tomllib.loads(text).get("folders", {}) != {k: {"folder": str(v["folder"]), "files": dict(v["files"])}
+                                                  for k, v in folders.items()}:
+        raise RuntimeError("registry.toml: the written text does not read back as the registry (a bug)")
+    return text
 
 
 def _write_registry(cache: Path, folders: dict[str, dict[str, Any]]) -> None:
+    text = registry_text(folders)  # before anything is written: a name TOML cannot hold is refused here
     cache.mkdir(parents=True, exist_ok=True)
-    lines = ["# folders registered with `twin datasets register NAME FOLDER`", ""]
-    for name, entry in sorted(folders.items()):
-        lines.append(f"[folders.{json.dumps(name)}]")
-        lines.append(f"folder = {json.dumps(str(entry['folder']))}")
-        lines.append("files = { " + ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in sorted(entry["files"].items())) + " }")
-        lines.append("")
-    (cache / "registry.toml").write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(cache / "registry.toml", text)
 
 
 def _shared_root() -> Path:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from twin.commands._common import print_json
+from mofcore.outputs import OutputError, check_output_dir
+from twin.commands._common import add_overwrite, locked, print_json
 from twin.errors import FitError
 from twin.units import parse_quantity
 
@@ -27,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Read a fit file naming the material, the measurement files, free parameters with bounds or "
             "priors and the technique — or take a plain measured isotherm with --isotherm — and write "
-            "OUT/fit_result.json with values, uncertainties and figures of merit."
+            "OUT/fit_result.json with values, uncertainties and figures of merit. The result, its per-frame table "
+            "and its figure are written as one set (one run id in each; moved into OUT only when all are complete). "
+            "An OUT that already holds a fit result is refused unless --overwrite is given; OUT/.twin.lock keeps "
+            "other twin commands out of OUT while the fit runs."
         ),
     )
     parser.add_argument("fit_file", metavar="FIT.toml", nargs="?", help="fit description")
@@ -40,14 +44,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed of starts and sampler (default 0)")
     parser.add_argument("--steps", type=int, default=1500, help="sampler steps (default 1500)")
     parser.add_argument("--json", action="store_true", help="print a one-line JSON summary")
+    add_overwrite(parser, "a fit result (OUT/fit_result.json with its fit_series.csv and figure)")
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from twin.fit.workflow import run_isotherm_fit
-
     if not args.output:
         raise FitError("-o/--output: an output directory is required")
+    out = check_output_dir(args.output)
+    run = _prepare(args)
+    with locked(out, args):
+        if (out / "fit_result.json").exists() and not args.overwrite:
+            raise OutputError(f"{out}: already holds a fit result (fit_result.json); give --overwrite to replace it "
+                              "(with its fit_series.csv and figure), or another -o")
+        return run()
+
+
+def _prepare(args: argparse.Namespace):
+    """Check the arguments and read the fit file (nothing written); returns the fit to run."""
+    from twin.fit.workflow import run_isotherm_fit
+
     if args.fit_file and args.isotherm:
         raise FitError("give either a fit file or --isotherm FILE, not both")
     if args.isotherm:
@@ -60,23 +76,33 @@ def _handle(args: argparse.Namespace) -> int:
         if args.steps < 200:
             raise FitError(f"--steps: expected at least 200, got {args.steps}")
         temperature_K = parse_quantity(args.temperature, "temperature", where="--temperature")
-        result = run_isotherm_fit(args.isotherm, args.material, args.guest, temperature_K, args.output,
-                                  y_column=args.y_column, seed=args.seed, n_steps=args.steps, burn=args.steps // 3)
-    elif args.fit_file:
+
+        def isotherm() -> int:
+            result = run_isotherm_fit(args.isotherm, args.material, args.guest, temperature_K, args.output,
+                                      y_column=args.y_column, seed=args.seed, n_steps=args.steps,
+                                      burn=args.steps // 3)
+            return _print(result, args.json)
+
+        return isotherm
+    if args.fit_file:
         from instruments.registry import for_fit
         from instruments.technique import resolve
         from twin.fit.config import load_fit_config
 
         cfg = load_fit_config(args.fit_file)
         problem = resolve(for_fit(cfg.technique).fit)
-        result = problem.run(cfg, Path(args.output))
-        if problem.print_summary is not None and not args.json:
-            problem.print_summary(result)
-            print(f"wrote {result['path']}")
-            return 0
-    else:
-        raise FitError("expected a fit file (twin fit FIT.toml -o OUT) or --isotherm FILE with --material, --guest, --temperature")
-    return _print(result, args.json)
+
+        def from_file() -> int:
+            result = problem.run(cfg, Path(args.output))
+            if problem.print_summary is not None and not args.json:
+                problem.print_summary(result)
+                print(f"wrote {result['path']}")
+                return 0
+            return _print(result, args.json)
+
+        return from_file
+    raise FitError("expected a fit file (twin fit FIT.toml -o OUT) or --isotherm FILE with --material, --guest, "
+                   "--temperature")
 
 
 def _print(result: dict, as_json: bool) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mofcore.outputs import check_output_dir
+from twin.commands._common import locked, note
 from twin.errors import TwinError
 
 
@@ -18,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "conditions, to OUT/observables/NAME.h5 (one jitted, batched evaluation over frames), plus "
             "OUT/observables/NAME_first.csv and NAME_last.csv. The techniques come from the registry "
             "(`twin observe --list` names them); for powder XRD, phase amounts, lattice parameters, η spread "
-            "(microstrain) and the coherent-domain size distribution of each phase come from the trajectory."
+            "(microstrain) and the coherent-domain size distribution of each phase come from the trajectory. "
+            "Observing again replaces NAME.h5 and keeps the measured frames stored there (by `twin fit` or "
+            "--measured) when the new axis is the same, else says on stderr that they were dropped. "
+            "OUT/.twin.lock keeps other twin commands out of OUT meanwhile."
         ),
         epilog="Instrument file format of XRD: docs/xrd.md; a laboratory Cu Kα example ships as "
                "datasets/instruments/lab_cuka.toml (`twin demo` copies it into its output). "
@@ -54,15 +59,19 @@ def _handle(args: argparse.Namespace) -> int:
     if args.measured and len(requests) != 1:
         raise TwinError("--measured belongs to one technique; give one --technique with it")
     out = Path(args.out)
+    no_run = f"no trajectory.h5 here (run `twin run SCENARIO.toml -o {out}` first)"
+    check_output_dir(out, option="OUT", must_exist=True, missing=no_run)
+    check_output_dir(out / "observables", option="OUT")
     if not (out / "trajectory.h5").is_file():
-        raise TwinError(f"{out}: no trajectory.h5 here (run `twin run SCENARIO.toml -o {out}` first)")
+        raise TwinError(f"{out}: {no_run}")
     for name, instrument in requests:
         if not Path(instrument).is_file():
             raise TwinError(f"--technique {name}: instrument file {instrument!r} not found")
     from twin.observe import observe, write_first_last_csv
 
-    for name, instrument in requests:
-        path = observe(out, name, instrument, args.measured)
-        csvs = write_first_last_csv(path)
-        print(f"{name} series written to {path} (and {', '.join(str(c) for c in csvs)})")
+    with locked(out, args, create=False):
+        for name, instrument in requests:
+            path = observe(out, name, instrument, args.measured, say=lambda message: note("observe", message))
+            csvs = write_first_last_csv(path)
+            print(f"{name} series written to {path} (and {', '.join(str(c) for c in csvs)})")
     return 0

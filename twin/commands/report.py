@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from mofcore.outputs import OutputError, check_output_dir
+from twin.commands._common import locked
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "scenario and conditions, phase fractions and hysteresis, phase-map slices and domain sizes, "
             "XRD (and NMR/IR/Raman/TEM when present) series with measured-vs-simulated overlays and Rwp, fit "
             "parameters with uncertainties and correlations, provenance with file checksums. Figures also go "
-            "to OUT/report/figures/ as PNG and SVG, the numbers to OUT/report/summary.json."
+            "to OUT/report/figures/ as PNG and SVG, the numbers to OUT/report/summary.json. A new report is built "
+            "beside the old one and swapped in at once (OUT/report is a link to the current build), so OUT/report "
+            "is complete at every instant; OUT/.twin.lock keeps other twin commands out of OUT meanwhile."
         ),
         epilog="What each section shows: docs/report.md.",
     )
@@ -49,6 +55,12 @@ def _frames(text: str | None) -> list[int] | None:
 def _handle(args: argparse.Namespace) -> int:
     from reports import build_report
 
-    path = build_report(args.out, snapshot_frames=_frames(args.frames), check_measurements=not args.no_check_measurements)
+    frames = _frames(args.frames)
+    out = check_output_dir(args.out, option="OUT", must_exist=True,
+                           missing="run directory not found (expected the OUT of `twin run SCENARIO -o OUT`)")
+    if (out / "report").exists() and not (out / "report").is_dir():
+        raise OutputError(f"{out / 'report'}: exists and is not a directory (the report goes there); move it away")
+    with locked(out, args, create=False):
+        path = build_report(Path(out), snapshot_frames=frames, check_measurements=not args.no_check_measurements)
     print(f"report written to {path}")
     return 0

@@ -7,8 +7,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from mofcore.outputs import OutputError, check_output_dir
 from twin.analysis import interrupted_run_message
-from twin.commands._common import ProgressBar, not_available, print_json
+from twin.commands._common import ProgressBar, add_overwrite, locked, not_available, note, print_json
 from twin.scenario import load_scenario
 
 #: ``--checkpoint-every`` default [min] (the engine's DEFAULT_CHECKPOINT_EVERY_S)
@@ -26,13 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "saved every 10 minutes of wall time (--checkpoint-every), at the end of every protocol segment and at "
             "the scenario's numerics.checkpoint_interval, so that `--resume` continues an interrupted run bit for "
             "bit; a run interrupted before its first checkpoint must be started again (the same command without "
-            "--resume; it replaces OUT/trajectory.h5.partial)."
+            "--resume; it replaces OUT/trajectory.h5.partial). A directory that already holds a complete run "
+            "(trajectory.h5) is refused unless --overwrite is given; while the run writes, OUT/.twin.lock keeps "
+            "other twin commands out of OUT."
         ),
         epilog="Scenario reference: docs/scenario.md. Trajectory format: docs/trajectory-format.md.",
     )
     parser.add_argument("scenario", metavar="SCENARIO.toml", help="scenario file")
     parser.add_argument("-o", "--output", metavar="OUT", help="output directory (default: ./<scenario stem>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    add_overwrite(parser, "a complete run (OUT/trajectory.h5; observables, fit and report there are then out of "
+                          "date and said so)")
     parser.add_argument(
         "--checkpoint-every",
         type=_minutes,
@@ -99,6 +104,8 @@ def _readable(key: str, value) -> str:
 def _handle(args: argparse.Namespace) -> int:
     if args.distributed:
         _initialize_distributed(args)
+    if not args.dry_run:
+        check_outputs(args)
     scenario = load_scenario(args.scenario)
     engine_run = _engine_run()
     if args.dry_run:
@@ -110,20 +117,51 @@ def _handle(args: argparse.Namespace) -> int:
                 print(f"{key:32s} {value}{_readable(key, value)}")
         return 0
     out = Path(args.output) if args.output else Path(Path(args.scenario).stem)
+    lead = not args.distributed or _process_index() == 0
     every_min = args.checkpoint_every
-    try:
-        with ProgressBar(f"twin run {scenario.name}", unit="frame", disable=True if args.quiet else None) as bar:
-            path = engine_run.run_scenario(scenario, out, resume=args.resume, on_progress=bar,
-                                           checkpoint_every_s=every_min * 60.0 if every_min > 0 else None,
-                                           checkpoint_segment_ends=every_min > 0)
-    except KeyboardInterrupt:  # Ctrl-C: say whether the run can be resumed (twin.cli prints "interrupted")
-        hint = interrupted_run_message(out, Path(args.scenario).resolve())
-        if hint and (not args.distributed or _process_index() == 0):
-            print(f"twin run: {hint}", file=sys.stderr)
-        raise
-    if not args.distributed or _process_index() == 0:
-        print(f"trajectory written to {path}")
+    if not lead:  # process 0 locks and writes OUT
+        _refuse_replacing(out, args, quiet=True)
+        engine_run.run_scenario(scenario, out, resume=args.resume, on_progress=None, show_progress=False,
+                                checkpoint_every_s=every_min * 60.0 if every_min > 0 else None,
+                                checkpoint_segment_ends=every_min > 0)
+        return 0
+    with locked(out, args):
+        _refuse_replacing(out, args)
+        try:
+            with ProgressBar(f"twin run {scenario.name}", unit="frame", disable=True if args.quiet else None) as bar:
+                path = engine_run.run_scenario(scenario, out, resume=args.resume, on_progress=bar,
+                                               checkpoint_every_s=every_min * 60.0 if every_min > 0 else None,
+                                               checkpoint_segment_ends=every_min > 0)
+        except KeyboardInterrupt:  # Ctrl-C: say whether the run can be resumed (twin.cli prints "interrupted")
+            hint = interrupted_run_message(out, Path(args.scenario).resolve())
+            if hint:
+                print(f"twin run: {hint}", file=sys.stderr)
+            raise
+    print(f"trajectory written to {path}")
     return 0
+
+
+def check_outputs(args: argparse.Namespace) -> Path:
+    """The output directory of a run, checked before the scenario is even read (nothing written)."""
+    if args.resume and args.overwrite:
+        raise OutputError("--resume continues the run in OUT and --overwrite replaces it; give one of them")
+    out = check_output_dir(Path(args.output) if args.output else Path(Path(args.scenario).stem), option="-o")
+    _refuse_replacing(out, args, quiet=True)  # again under the lock
+    return out
+
+
+def _refuse_replacing(out: Path, args: argparse.Namespace, quiet: bool = False) -> None:
+    """A complete run in OUT is replaced only with --overwrite (checked under the lock)."""
+    if args.resume or not (out / "trajectory.h5").exists():
+        return
+    if not args.overwrite:
+        raise OutputError(f"{out}: already holds a run (trajectory.h5); give --overwrite to replace it, --resume to "
+                          "continue an interrupted one, or another -o")
+    derived = [str(p.relative_to(out)) for p in sorted((out / "observables").glob("*.h5"))]
+    derived += [name for name in ("fit_result.json", "fit_series.csv", "report") if (out / name).exists()]
+    if derived and not quiet:
+        note("run", f"{out}: {', '.join(derived)} came from the run being replaced; run `twin observe`, `twin fit` "
+                    "and `twin report` again for the new one")
 
 
 def _initialize_distributed(args: argparse.Namespace) -> None:

@@ -524,6 +524,7 @@ def run_total_scattering_fit(
         FitError/DataFormatError: bad input, named.
     """
     from instruments.xrd import load_structure
+    from mofcore.outputs import new_run_id, output_set
     from twin import __version__
     from twin.datasets import file_sha256
     from twin.fit.result import write_fit_result
@@ -556,15 +557,18 @@ def run_total_scattering_fit(
         "uniform_density_term": "subtracted (h = g - 1 enveloped), fit starts at the first point of the range"}
     result["provenance"] = {"twin_version": __version__, "command": "twin fit", "fit_file": source_text,
                             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    target = write_fit_result(result, out)
-    _write_csv(out / "fit_series.csv", result["series"])
-    if plot:
-        _plot(out / "fit_total_scattering.png", data, fit)
-    result["path"] = str(target)
+    run_id = new_run_id()  # one set: moved into OUT only when complete, each file stamped (twin.fit.workflow)
+    result["run_id"], result["outputs"] = run_id, ["fit_series.csv"] + (["fit_total_scattering.png"] if plot else [])
+    with output_set(out, run_id=run_id, last=("fit_result.json",)) as staged:
+        write_fit_result(result, staged.staging)
+        _write_csv(staged.path("fit_series.csv"), result["series"], run_id)
+        if plot:
+            _plot(staged.path("fit_total_scattering.png"), data, fit, run_id=run_id)
+    result["path"] = str(out / "fit_result.json")
     return result
 
 
-def _write_csv(path: Path, series: dict[str, Any]) -> None:
+def _write_csv(path: Path, series: dict[str, Any], run_id: str | None = None) -> None:
     from twin.fit.workflow import write_columns_csv
 
     v, e = series["values"], series["esd"]
@@ -580,11 +584,13 @@ def _write_csv(path: Path, series: dict[str, Any]) -> None:
             columns[f"{name}_esd"] = e[name]
     columns.update({"Rwp": series["Rwp"], "Rexp": series["Rexp"], "chi2_reduced": series["chi2_reduced"],
                     "converged": series["converged"]})
-    write_columns_csv(path, columns)
+    write_columns_csv(path, columns, run_id=run_id)
 
 
-def _plot(path: Path, data: Observable, fit: dict[str, Any]) -> None:
+def _plot(path: Path, data: Observable, fit: dict[str, Any], *, run_id: str | None = None) -> None:
     import matplotlib
+
+    from twin.fit.workflow import png_metadata
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -621,5 +627,5 @@ def _plot(path: Path, data: Observable, fit: dict[str, Any]) -> None:
     axes[2].legend(fontsize=8)
     fig.suptitle("total-scattering fit: two-component coherence model (docs/fit.md)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata=png_metadata(run_id))
     plt.close(fig)

@@ -1,6 +1,12 @@
 """Edge of the fitting package: measured files + material → fit → ``OUT/fit_result.json`` (+ figures).
 
 Used by ``twin fit --isotherm FILE`` and ``twin fit FIT.toml`` (techniques ``isotherm`` and ``xrd-series``).
+
+A fit's files are one set (:func:`mofcore.outputs.output_set`): written into a temporary directory beside OUT
+and moved in only when all are complete, ``fit_result.json`` last; each carries the same run id
+(``fit_result.json``: ``"run_id"``, with the other files of the set under ``"outputs"``; ``fit_series.csv``: a
+``# run_id=…`` first line; figures: the PNG text entry ``run_id``), which the report checks
+(:func:`mofcore.outputs.check_run_set`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mofcore.outputs import new_run_id, output_set
 from twin.atomic import atomic_path
 from twin.errors import FitError
 from twin.fit.isotherm import (
@@ -27,7 +34,7 @@ from twin.fit.result import twin_fit_to_dict, write_fit_result
 from twin.fit.surrogate import make_sample
 
 __all__ = ["DEFAULT_FREE", "DEFAULT_SAMPLE", "SIZE_FREE", "closed_phase_resolved", "default_free", "run_isotherm_fit",
-           "run_xrd_series_fit", "relative_path", "write_columns_csv"]
+           "run_xrd_series_fit", "relative_path", "write_columns_csv", "png_metadata"]
 
 #: freed by ``twin fit --isotherm`` on every material: the host (ΔF, W), both Langmuir phases and one width of
 #: the crystals' switching offsets, the size-independent σ_0 (crystal-to-crystal heterogeneity: defects
@@ -165,10 +172,13 @@ def run_isotherm_fit(
                                      f"--seed {seed}")
     result["provenance"] = {"twin_version": __version__, "seed": seed, "command": "twin fit",
                             "fit_file": source_text, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    target = write_fit_result(result, out_dir)
-    if plot:
-        _plot(Path(out_dir) / "fit_isotherm.png", result, material.name, guest, temperature_K)
-    result["path"] = str(target)
+    run_id = new_run_id()
+    result["run_id"], result["outputs"] = run_id, ["fit_isotherm.png"] if plot else []
+    with output_set(out_dir, run_id=run_id, last=("fit_result.json",)) as staged:
+        write_fit_result(result, staged.staging)
+        if plot:
+            _plot(staged.path("fit_isotherm.png"), result, material.name, guest, temperature_K, run_id=run_id)
+    result["path"] = str(Path(out_dir) / "fit_result.json")
     return result
 
 
@@ -180,7 +190,8 @@ def _start(name: str, thermo, sample, guest: str, temperature_K: float, given: d
     return float(np.clip(v, lo, hi))
 
 
-def _plot(path: Path, result: dict[str, Any], material: str, guest: str, temperature_K: float) -> None:
+def _plot(path: Path, result: dict[str, Any], material: str, guest: str, temperature_K: float, *,
+          run_id: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -197,8 +208,13 @@ def _plot(path: Path, result: dict[str, Any], material: str, guest: str, tempera
     ax.set_title(f"{material} + {guest}, {temperature_K:.0f} K: twin fit (90 % posterior predictive band)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata=png_metadata(run_id))
     plt.close(fig)
+
+
+def png_metadata(run_id: str | None) -> dict[str, str]:
+    """PNG text entries of a figure of a fit's set: its ``run_id`` (read back by mofcore.outputs.read_run_id)."""
+    return {"run_id": run_id} if run_id else {}
 
 
 # ----------------------------------------------------------------------------------------- XRD series
@@ -210,12 +226,18 @@ def relative_path(path: str | Path, base: Path) -> str:
         return str(Path(path).resolve())
 
 
-def write_columns_csv(path: Path, columns: dict[str, Any]) -> None:
-    """Write equal-length columns as a CSV through a temporary file renamed over ``path`` (never half a file)."""
+def write_columns_csv(path: Path, columns: dict[str, Any], *, run_id: str | None = None) -> None:
+    """Write equal-length columns as a CSV through a temporary file renamed over ``path`` (never half a file).
+
+    With ``run_id`` the first line is ``# run_id=<id>`` (read it with ``pandas.read_csv(path, comment="#")``).
+    """
     import pandas as pd
 
     with atomic_path(path) as tmp:
-        pd.DataFrame(columns).to_csv(tmp, index=False)
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            if run_id:
+                handle.write(f"# run_id={run_id}\n")
+            pd.DataFrame(columns).to_csv(handle, index=False, lineterminator="\n")
 
 
 def _measurement_files(path: Path) -> list[Path]:
@@ -236,7 +258,12 @@ def run_xrd_series_fit(
     plot: bool = True,
 ) -> dict[str, Any]:
     """Fit a measured in situ XRD series (:mod:`twin.fit.xrd_series`) and write ``out_dir/fit_result.json``,
-    ``out_dir/fit_series.csv`` (per-frame results) and ``out_dir/fit_xrd_series.png``.
+    ``out_dir/fit_series.csv`` (per-frame results) and ``out_dir/fit_xrd_series.png`` as one set.
+
+    When the sample-level step fails after the frames were refined (no switching and no single-phase frame),
+    the per-frame results are still written to ``out_dir/fit_series.csv`` before the error is raised (it names
+    the file), provided the error carries them (a ``series`` attribute, the table of
+    :func:`twin.fit.xrd_series._series_table`).
 
     When ``out_dir`` is a run directory whose ``observables/xrd.h5`` is on the same 2θ grid, the measured
     frames are stored there too (matched to the simulated frame nearest in time), so that the report overlays
@@ -255,7 +282,15 @@ def run_xrd_series_fit(
     material = load_material(material_name)
     instrument, _ = load_instrument(instrument_path)
     data = load_xrd_series(path, wavelength_A=float(np.min(np.asarray(instrument.wavelengths_A))))
-    result, fit = fit_xrd_series(data, material, instrument, seed=seed)
+    try:
+        result, fit = fit_xrd_series(data, material, instrument, seed=seed)
+    except FitError as error:
+        series = getattr(error, "series", None)
+        if series is None:
+            raise
+        with output_set(out) as staged:
+            _write_series_csv(staged.path("fit_series.csv"), series, staged.run_id)
+        raise FitError(f"{error}; the per-frame refinement is in {out / 'fit_series.csv'}") from None
     for name, value in (truth or {}).items():
         if name in result["parameters"]:
             result["parameters"][name]["truth"] = float(value)
@@ -268,8 +303,14 @@ def run_xrd_series_fit(
                             "fit_file": source_text, "instrument": str(instrument_path),
                             "instrument_sha256": file_sha256(Path(instrument_path)),
                             "material_sha256": material.sha256, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    target = write_fit_result(result, out)
-    _write_series_csv(out / "fit_series.csv", result["series"])
+    run_id = new_run_id()
+    result["run_id"], result["outputs"] = run_id, ["fit_series.csv"] + (["fit_xrd_series.png"] if plot else [])
+    with output_set(out, run_id=run_id, last=("fit_result.json",)) as staged:
+        write_fit_result(result, staged.staging)
+        _write_series_csv(staged.path("fit_series.csv"), result["series"], run_id)
+        if plot:
+            _plot_series(staged.path("fit_xrd_series.png"), result, material.name, run_id=run_id)
+    target = out / "fit_result.json"
     attached = None
     if (out / "observables" / "xrd.h5").is_file():
         from twin.observe import attach_measured
@@ -277,13 +318,11 @@ def run_xrd_series_fit(
         attached = attach_measured(out / "observables" / "xrd.h5", data)
     if attached:
         result["attached_to"] = str(attached)
-    if plot:
-        _plot_series(out / "fit_xrd_series.png", result, material.name)
     result["path"] = str(target)
     return result
 
 
-def _write_series_csv(path: Path, series: dict[str, Any]) -> None:
+def _write_series_csv(path: Path, series: dict[str, Any], run_id: str | None = None) -> None:
     columns: dict[str, Any] = {"frame": series["frame"], "time_s": series["time_s"],
                                "pressure_bar": series["pressure_bar"], "temperature_K": series["temperature_K"]}
     for phase, values in series["weight_fraction"].items():
@@ -293,10 +332,10 @@ def _write_series_csv(path: Path, series: dict[str, Any]) -> None:
         columns[name] = entry["value"]
         columns[f"{name}_esd"] = entry["esd"]
     columns.update({"Rwp": series["Rwp"], "Rexp": series["Rexp"], "chi2_reduced": series["chi2_reduced"]})
-    write_columns_csv(path, columns)
+    write_columns_csv(path, columns, run_id=run_id)
 
 
-def _plot_series(path: Path, result: dict[str, Any], material: str) -> None:
+def _plot_series(path: Path, result: dict[str, Any], material: str, *, run_id: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -322,5 +361,5 @@ def _plot_series(path: Path, result: dict[str, Any], material: str) -> None:
     ax.set_title(f"{material}: sequential refinement (grey: 90 % switching intervals; dotted: truth)", fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata=png_metadata(run_id))
     plt.close(fig)

@@ -225,7 +225,9 @@ def fit_xrd_series(
         values.append(mean)
         draws.append(mean + se * rng.standard_normal(n_draws))
     if not par_names:
-        raise FitError(f"{data.source}: the refined series shows no switching and no single-phase frame to report")
+        error = FitError(f"{data.source}: the refined series shows no switching and no single-phase frame to report")
+        error.series = _series_table(data, fit, names)  # the per-frame refinement, written before the error is raised
+        raise error
     draws_arr = np.asarray(draws)
     params = {}
     for i, name in enumerate(par_names):
