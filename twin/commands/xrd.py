@@ -58,6 +58,10 @@ def _handle(args: argparse.Namespace) -> int:
         powder_pattern,
     )
     from instruments.xrd.instrument import parse_setting, parse_two_theta_range, parse_wavelength
+    from mofcore.outputs import check_output_file
+
+    if args.output:  # before any work: a directory, an unwritable folder or a name too long is refused now
+        check_output_file(args.output, option="-o", beside=() if args.peaks else (".png",), example="pattern.csv")
 
     if args.instrument:
         inst, grid = load_instrument(args.instrument)

@@ -133,3 +133,10 @@ def test_hkl_estimate_matches_enumerated_count(repo_root):
     hkl = _enumerate_hkl(lattice, 0.6)
     assert len(hkl) == pytest.approx(estimated_hkl_count(lattice.volume, 0.6), rel=0.02)
     assert len({tuple(h) for h in hkl}) == len(hkl)  # each point once
+
+
+def test_a_directory_as_output_is_refused_before_any_work(shared_data, tmp_path, capsys):
+    cif = shared_data / "structures/raspa2/MIL-53(Cr)lt.cif"
+    assert main(["xrd", str(cif), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory; -o names a file such as pattern.csv" in err and len(err.splitlines()) == 1
