@@ -121,3 +121,13 @@ def test_a_toy_technique_plugs_into_observe_fit_and_report(toy, demo_run, capsys
     assert main(["report", str(demo_run)]) == 0
     html = (demo_run / "report" / "index.html").read_text(encoding="utf-8")
     assert "Toy band spectra" in html and "toy-overlay" in html
+
+
+def test_a_shipped_instrument_resolves_by_name(demo_run, capsys):
+    assert main(["observe", str(demo_run), "--xrd", "lab_cuka"]) == 0
+    assert read_observable(demo_run / "observables" / "xrd.h5").n_frames == 71
+    assert main(["observe", "--list"]) == 0
+    assert "shipped instruments (give the name in place of a file): lab_cuka" in capsys.readouterr().out
+    assert main(["observe", str(demo_run), "--xrd", "lab_cukaa"]) == 2
+    err = capsys.readouterr().err
+    assert "'lab_cukaa' is neither an instrument file nor a shipped instrument (shipped: lab_cuka" in err

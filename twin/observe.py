@@ -26,7 +26,7 @@ from twin.errors import DataFormatError, TwinError
 from twin.material import Material, load_material
 from twin.trajectory import Trajectory
 
-__all__ = ["twin_frames", "observable_path", "observe", "match_frames", "attach_measured",
+__all__ = ["twin_frames", "shipped_instruments", "resolve_instrument", "observable_path", "observe", "match_frames", "attach_measured",
            "write_first_last_csv"]
 
 
@@ -52,6 +52,32 @@ def twin_frames(traj: Trajectory, material: Material) -> TwinFrames:
                     "relative_humidity": np.asarray(traj.relative_humidity, dtype=np.float64)},
         source=str(traj.path),
     )
+
+
+def shipped_instruments() -> dict[str, Path]:
+    """The instrument files that ship with the package (``datasets/instruments/NAME.toml``), by name."""
+    from twin.datasets import dataset_path
+
+    folder = dataset_path("instruments")
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+
+
+def resolve_instrument(ref: str | Path, *, where: str = "instrument") -> Path:
+    """An instrument file: a path, or the name of a shipped instrument (``lab_cuka``).
+
+    Raises:
+        TwinError: neither a file nor a shipped name (the message lists the shipped ones).
+    """
+    path = Path(ref)
+    if path.is_file():
+        return path
+    shipped = shipped_instruments()
+    if str(ref) in shipped:
+        return shipped[str(ref)]
+    if path.exists():
+        raise TwinError(f"{where}: {ref!r} is not a regular file")
+    raise TwinError(f"{where}: {ref!r} is neither an instrument file nor a shipped instrument (shipped: "
+                    f"{', '.join(shipped) or 'none'}; `twin observe --list` shows them)")
 
 
 def observable_path(out_dir: str | Path, technique: str) -> Path:

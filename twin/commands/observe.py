@@ -25,14 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--measured) when the new axis is the same, else says on stderr that they were dropped. "
             "OUT/.twin.lock keeps other twin commands out of OUT meanwhile."
         ),
-        epilog="Instrument file format of XRD: docs/xrd.md; a laboratory Cu Kα example ships as "
-               "datasets/instruments/lab_cuka.toml (`twin demo` copies it into its output). "
+        epilog="Instrument file format of XRD: docs/xrd.md; a laboratory Cu Kα diffractometer ships as the "
+               "instrument lab_cuka (`--xrd lab_cuka`; `twin demo` copies its file into its output). "
                "Adding a technique: docs/adding-a-technique.md.",
     )
     parser.add_argument("out", metavar="OUT", nargs="?", help="run directory holding trajectory.h5")
     parser.add_argument("--technique", nargs=2, action="append", metavar=("NAME", "INSTRUMENT.toml"), default=[],
-                        help="a technique of the registry and its instrument file (repeat for several)")
-    parser.add_argument("--xrd", metavar="INSTRUMENT.toml", help="short for --technique xrd INSTRUMENT.toml")
+                        help="a technique of the registry and its instrument: a file, or the name of a shipped one "
+                             "(lab_cuka; `--list` names them) (repeat for several)")
+    parser.add_argument("--xrd", metavar="INSTRUMENT.toml", help="short for --technique xrd INSTRUMENT.toml (e.g. --xrd lab_cuka)")
     parser.add_argument("--list", action="store_true", help="list the techniques and exit")
     parser.add_argument("--measured", metavar="PATH",
                         help="a measured in situ series (a folder of files in any format `twin inspect` reads, with "
@@ -46,9 +47,12 @@ def _handle(args: argparse.Namespace) -> int:
     from instruments.registry import techniques
 
     if args.list:
+        from twin.observe import shipped_instruments
+
         for t in techniques():
             state = "observe" if t.observable else "fit only"
             print(f"{t.name:18s} {t.axis_name} ({t.axis_unit}), {state}: {t.summary}")
+        print("shipped instruments (give the name in place of a file): " + ", ".join(shipped_instruments()))
         return 0
     requests = [tuple(pair) for pair in args.technique] + ([("xrd", args.xrd)] if args.xrd else [])
     if not args.out:
@@ -64,10 +68,9 @@ def _handle(args: argparse.Namespace) -> int:
     check_output_dir(out / "observables", option="OUT")
     if not (out / "trajectory.h5").is_file():
         raise TwinError(f"{out}: {no_run}")
-    for name, instrument in requests:
-        if not Path(instrument).is_file():
-            raise TwinError(f"--technique {name}: instrument file {instrument!r} not found")
-    from twin.observe import observe, write_first_last_csv
+    from twin.observe import observe, resolve_instrument, write_first_last_csv
+
+    requests = [(name, resolve_instrument(ref, where=f"--technique {name}")) for name, ref in requests]
 
     with locked(out, args, create=False):
         for name, instrument in requests:
