@@ -18,6 +18,7 @@ BUILTIN: tuple[str, ...] = (
     "instruments.xrd.technique:XRD",
     "instruments.xrd.technique:TOTAL_SCATTERING",
     "instruments.isotherm:ISOTHERM",
+    "instruments.nmr.technique:NMR",
 )
 
 _registered: dict[str, Technique] = {}

@@ -48,9 +48,9 @@ def test_xrd_patterns_of_the_demo_run_are_unchanged(demo_run, repo_root, capsys)
 
 def test_registry_lists_each_technique_once_and_refuses_unknown_names():
     names = registry.names()
-    assert names[:3] == ("xrd", "total-scattering", "isotherm") and len(set(names)) == len(names)
+    assert names[:4] == ("xrd", "total-scattering", "isotherm", "nmr") and len(set(names)) == len(names)
     assert registry.for_fit("xrd-series").name == "xrd"
-    with pytest.raises(TwinError, match=r"expected one of xrd, total-scattering, isotherm, got 'xdr' \(did you mean 'xrd'\?\)"):
+    with pytest.raises(TwinError, match=r"expected one of xrd, total-scattering, isotherm, nmr, got 'xdr' \(did you mean 'xrd'\?\)"):
         registry.get("xdr")
 
 
@@ -58,7 +58,7 @@ def test_observe_refuses_a_technique_without_forward_model(demo_run, capsys):
     assert main(["observe", str(demo_run), "--technique", "total-scattering", str(demo_run / "instrument.toml")]) == 2
     err = capsys.readouterr().err
     assert "total-scattering: X-ray total scattering has no forward model from a run" in err
-    assert "observable techniques: xrd" in err and len(err.strip().splitlines()) == 1
+    assert "observable techniques: xrd, nmr" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_a_shipped_instrument_resolves_by_name(demo_run, capsys):
     assert main(["observe", str(demo_run), "--xrd", "lab_cuka"]) == 0
     assert read_observable(demo_run / "observables" / "xrd.h5").n_frames == 71
     assert main(["observe", "--list"]) == 0
-    assert "shipped instruments (give the name in place of a file): lab_cuka" in capsys.readouterr().out
+    assert "shipped instruments (give the name in place of a file): lab_cuka, mil53_al_2h" in capsys.readouterr().out
     assert main(["observe", str(demo_run), "--xrd", "lab_cukaa"]) == 2
     err = capsys.readouterr().err
     assert "'lab_cukaa' is neither an instrument file nor a shipped instrument (shipped: lab_cuka" in err

@@ -12,6 +12,7 @@ from twin.commands import (
     inspect,
     isotherm,
     materials,
+    nmr,
     observe,
     phase_diagram,
     report,
@@ -19,6 +20,7 @@ from twin.commands import (
     xrd,
 )
 
-COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, inspect, isotherm, phase_diagram, xrd]
+COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, inspect, isotherm, phase_diagram, xrd,
+            nmr]
 
 __all__ = ["COMMANDS"]

@@ -173,7 +173,7 @@ def test_xrd_series_fit_file_errors(tmp_path):
     text = text.replace("missing.toml", "inst.toml") + '[truth]\nswitching_pressure = "5 bar"\n'
     with pytest.raises(FitError, match=r"truth.switching_pressure: unknown quantity"):
         parse_fit_config(tomllib.loads(text), "fit.toml", tmp_path)
-    with pytest.raises(FitError, match=r"fit.technique: expected one of xrd-series, total-scattering, isotherm, got 'rietveld'"):
+    with pytest.raises(FitError, match=r"fit.technique: expected one of xrd-series, total-scattering, isotherm, nmr-series, got 'rietveld'"):
         parse_fit_config(tomllib.loads(text.replace('"xrd-series"', '"rietveld"')), "fit.toml", tmp_path)
 
 

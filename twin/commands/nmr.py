@@ -1,0 +1,266 @@
+"""``twin nmr deuterium``: the static ²H solid-echo powder spectrum of a jump model, or of a fitted VT series.
+
+Quantities are parsed with :func:`mofcore.units.parse_quantity` (a frequency such as ``"170 kHz"`` is read as a
+rate, 1/s = Hz; ``"1e9 /s"`` is accepted for ``"1e9 1/s"``). docs/nmr.md describes the physics.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from twin.commands._common import print_json
+from twin.errors import DataFormatError
+
+_REGIMES = (
+    "Regimes, by the rate k against the quadrupolar frequency w_Q = 2*pi*(3/4)*C_q: slow for k <= 1e-3*w_Q "
+    "(the static tensor), fast for k >= 1e2*w_Q (the motionally averaged tensor), intermediate in between "
+    "(lineshape and echo intensity depend on k and the echo delay; no effective tensor: the --json fields are "
+    "null). For C_q = 170 kHz: slow below 8e2 1/s, fast above 8e7 1/s."
+)
+
+
+def _wrap(*paragraphs: str) -> str:
+    import textwrap
+
+    return "\n\n".join(textwrap.fill(p, 100) for p in paragraphs)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "nmr",
+        help="static 2H NMR spectra with exchange (jump models, solid echo)",
+        description="Static 2H NMR forward models. `twin nmr deuterium --help` for the spectrum of a jump model.",
+    )
+    sub = parser.add_subparsers(dest="nmr_command", metavar="KIND")
+    d = sub.add_parser(
+        "deuterium",
+        help="2H solid-echo powder spectrum of a jump model at one rate, or of a fitted VT series at one T",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_wrap(
+            "Compute the static 2H powder spectrum (first-order quadrupolar, Anderson exchange among the sites of "
+            "a jump model, solid echo with delay tau, Lorentzian/Gaussian broadening) and write it as CSV "
+            "(frequency_Hz,intensity; intensity in 1/Hz, area = echo amplitude). With --json print one object "
+            "with effective_cq_kHz, effective_eta, horn_splitting_kHz (the tensor of the regime), regime and "
+            "echo_intensity. With --from-fit OUT/fit_result.json (a `twin fit` of an nmr-series) and "
+            "--temperature, the fitted model's spectrum at that temperature.", _REGIMES),
+    )
+    d.add_argument("--cq", help='quadrupole coupling C_q = e2qQ/h, e.g. "170 kHz" (required without --from-fit)')
+    d.add_argument("--eta-q", default="0", help="quadrupolar asymmetry eta_Q in [0, 1] (default 0)")
+    d.add_argument("--motion", default="rigid",
+                   help="rigid, pi-flip, cone, tetrahedral or free-rotation (default rigid)")
+    d.add_argument("--angle", help='C-D bond to jump axis, e.g. "60 deg" (default: the model\'s: pi-flip 60 deg, '
+                                   "cone 70.53 deg, free-rotation 60 deg)")
+    d.add_argument("--sites", type=int, help="sites on the cone (cone only, default 3)")
+    d.add_argument("--rate", default="0 1/s", help='escape rate k, e.g. "1e6 /s" or "1e6 1/s" (default 0)')
+    d.add_argument("--rate-width", default="0", help="sigma of ln k of a log-normal distribution of rates (default 0)")
+    d.add_argument("--rigid-fraction", default="0", help="fraction of rigid sites added (default 0)")
+    d.add_argument("--echo-delay", default="20 us", help='solid-echo delay tau, e.g. "20 us"; "0 us" for a FID')
+    d.add_argument("--lorentzian", default="1 kHz", help='Lorentzian FWHM of the broadening (default "1 kHz")')
+    d.add_argument("--gaussian", default="0 kHz", help='Gaussian FWHM of the broadening (default "0 kHz")')
+    d.add_argument("--frequency", help='window, e.g. "-250..250 kHz" (default: ±(3/4 C_q + 50 kHz))')
+    d.add_argument("--points", type=int, default=2048, help="points of the spectrum (default 2048)")
+    d.add_argument("--orientations", type=int, default=None,
+                   help="ZCW powder directions (default 4181, rounded up to a ZCW size)")
+    d.add_argument("--from-fit", metavar="FIT_RESULT.json", help="a fit_result.json of an nmr-series fit")
+    d.add_argument("--temperature", help='temperature for --from-fit, e.g. "213 K"')
+    d.add_argument("-o", "--output", metavar="SPECTRUM.csv", help="write the spectrum here")
+    d.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    d.set_defaults(handler=_handle_deuterium)
+    parser.set_defaults(handler=lambda args: _missing_kind(parser))
+
+
+def _missing_kind(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _quantity(text: Any, dimension: str, option: str) -> float:
+    from instruments.nmr.technique import rate_text
+    from twin.units import parse_quantity
+
+    return parse_quantity(rate_text(text) if dimension == "rate" else text, dimension, where=option)
+
+
+def _number(text: str, option: str, lo: float, hi: float, what: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise DataFormatError(f"{option}: expected {what}, got {text!r}") from None
+    if not lo <= value <= hi:
+        raise DataFormatError(f"{option}: expected {what}, got {text!r}")
+    return value
+
+
+def _grid(args: argparse.Namespace, cq_hz: float, lorentzian_hz: float) -> Any:
+    import numpy as np
+
+    from twin.units import parse_range
+
+    if not 64 <= args.points <= 262144:
+        raise DataFormatError(f"--points: expected 64 … 262144 points, got {args.points}")
+    if args.frequency:
+        from instruments.nmr.technique import rate_text
+
+        lo, hi = parse_range(rate_text(args.frequency), "rate", where="--frequency")
+    else:
+        hi = 0.75 * cq_hz + max(50e3, 10.0 * lorentzian_hz)
+        lo = -hi
+    return np.linspace(lo, hi, args.points)
+
+
+def _tensor(cq_hz: float, asymmetry: float, motion: str, angle: float | None, sites: int | None, rate: float) -> dict:
+    from instruments.nmr.deuterium import regime
+    from instruments.nmr.motion import jump_model, motional_average
+
+    model = jump_model(motion, asymmetry, angle, sites)
+    if not model.uses_rate:
+        kind = "fast" if motion == "free-rotation" else "slow"
+    else:
+        kind = regime(rate, cq_hz)
+    out: dict[str, Any] = {"regime": kind, "effective_cq_kHz": None, "effective_eta": None, "horn_splitting_kHz": None}
+    if kind == "fast":
+        average = motional_average(cq_hz, asymmetry, model)
+    elif kind == "slow":
+        average = motional_average(cq_hz, asymmetry, "rigid")
+    else:
+        return out
+    out.update({"effective_cq_kHz": round(average.cq_hz / 1e3, 6), "effective_eta": round(average.asymmetry, 6),
+                "horn_splitting_kHz": round(average.horn_splitting_hz / 1e3, 6)})
+    return out
+
+
+def _write(path: str, frequency_hz: Any, intensity: Any) -> str:
+    import numpy as np
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savetxt(out, np.column_stack([frequency_hz, intensity]), delimiter=",", header="frequency_Hz,intensity",
+               comments="", fmt=["%.3f", "%.8e"])
+    return str(out)
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an unwritable -o before any work (mofcore.outputs, where this checkout has it)."""
+    if not args.output:
+        return
+    try:
+        from mofcore.outputs import check_output_file
+    except ImportError:  # an older checkout without the shared output checks: writing reports the problem
+        return
+    check_output_file(args.output, example="spectrum.csv")
+
+
+def _handle_deuterium(args: argparse.Namespace) -> int:
+    _check_output(args)
+    if args.from_fit:
+        return _from_fit(args)
+    import numpy as np
+
+    from instruments.nmr.deuterium import DEFAULT_ORIENTATIONS, deuterium_spectrum, echo_intensity
+    from instruments.nmr.motion import MOTIONS
+
+    if not args.cq:
+        raise DataFormatError("--cq: expected a quadrupole coupling such as \"170 kHz\" (or --from-fit FILE)")
+    if args.temperature:
+        raise DataFormatError("--temperature: only with --from-fit (a jump model takes --rate)")
+    cq = _quantity(args.cq, "rate", "--cq")
+    if not cq > 0:
+        raise DataFormatError(f"--cq: expected a positive coupling such as \"170 kHz\", got {args.cq!r}")
+    eta = _number(args.eta_q, "--eta-q", 0.0, 1.0, "the asymmetry eta_Q, a number in [0, 1]")
+    if args.motion not in MOTIONS:
+        raise DataFormatError(f"--motion: expected one of {', '.join(MOTIONS)}, got {args.motion!r}")
+    angle = None if args.angle is None else _quantity(args.angle, "angle", "--angle")
+    rate = _quantity(args.rate, "rate", "--rate")
+    if rate < 0:
+        raise DataFormatError(f"--rate: expected a non-negative rate such as \"1e6 1/s\", got {args.rate!r}")
+    width = _number(args.rate_width, "--rate-width", 0.0, 10.0, "sigma of ln k between 0 and 10")
+    rigid = _number(args.rigid_fraction, "--rigid-fraction", 0.0, 1.0, "a fraction in [0, 1]")
+    tau = _quantity(args.echo_delay, "time", "--echo-delay")
+    if not 0.0 <= tau < 1e-2:
+        raise DataFormatError(f"--echo-delay: expected a delay between 0 and 10 ms, got {args.echo_delay!r}")
+    lorentz = _quantity(args.lorentzian, "rate", "--lorentzian")
+    gauss = _quantity(args.gaussian, "rate", "--gaussian")
+    for value, option in ((lorentz, "--lorentzian"), (gauss, "--gaussian")):
+        if value < 0:
+            raise DataFormatError(f"{option}: expected a non-negative FWHM such as \"1 kHz\", got {value:g} Hz")
+    if args.sites is not None and args.motion != "cone":
+        raise DataFormatError(f"--sites: only the cone model takes a number of sites, not {args.motion!r}")
+    orientations = args.orientations or DEFAULT_ORIENTATIONS
+    if not 8 <= orientations <= 100000:
+        raise DataFormatError(f"--orientations: expected 8 … 100000 directions, got {orientations}")
+    try:
+        nu = _grid(args, cq, lorentz)
+        intensity = deuterium_spectrum(cq, eta, args.motion, angle, rate, tau, nu, n_sites=args.sites,
+                                       lorentzian_hz=lorentz, gaussian_hz=gauss, rate_width=width,
+                                       rigid_fraction=rigid, n_orientations=orientations)
+    except DataFormatError as error:
+        message = str(error)
+        for key, option in (("frequency:", "--frequency:"), ("sites:", "--sites:"), ("angle:", "--angle:")):
+            if message.startswith(key):
+                message = option + message[len(key):]
+        raise DataFormatError(message) from None
+    result: dict[str, Any] = {"motion": args.motion, "static_cq_kHz": cq / 1e3, "static_eta": eta,
+                              "rate_per_s": rate, "echo_delay_us": tau * 1e6}
+    result.update(_tensor(cq, eta, args.motion, angle, args.sites, rate))
+    result["echo_intensity"] = round(float(echo_intensity(cq, eta, args.motion, angle, rate, tau, n_sites=args.sites,
+                                                          n_orientations=orientations)), 6)
+    result["n_points"] = int(np.size(nu))
+    if args.output:
+        result["output"] = _write(args.output, nu, intensity)
+    if args.json:
+        print_json(result)
+    else:
+        _print(result)
+    return 0
+
+
+def _print(result: dict[str, Any]) -> None:
+    print(f"{result['motion']}: regime {result['regime']}, echo intensity {result['echo_intensity']:.4f}")
+    if result["effective_cq_kHz"] is not None:
+        print(f"effective C_q {result['effective_cq_kHz']:.4g} kHz, eta {result['effective_eta']:.4g}, "
+              f"horn splitting {result['horn_splitting_kHz']:.4g} kHz")
+    if "output" in result:
+        print(f"wrote {result['output']}")
+
+
+def _from_fit(args: argparse.Namespace) -> int:
+    import math
+
+    from twin.errors import FitError
+    from twin.fit.nmr import predict_spectrum
+    from twin.fit.result import read_fit_result
+
+    if not args.temperature:
+        raise FitError("--temperature: --from-fit needs the temperature of the spectrum, e.g. \"213 K\"")
+    if args.cq:
+        raise DataFormatError("--cq: the coupling comes from the fit with --from-fit; leave --cq out")
+    temperature = _quantity(args.temperature, "temperature", "--temperature")
+    if not temperature > 0:
+        raise DataFormatError(f"--temperature: expected a positive temperature, got {args.temperature!r}")
+    doc = read_fit_result(args.from_fit)
+    model = doc.get("model")
+    if not isinstance(model, dict) or model.get("kind") != "2h-exchange-series":
+        raise FitError(f"{args.from_fit}: not the result of an nmr-series fit (no model of kind 2h-exchange-series)")
+    cq = float(model["cq_hz"])
+    p = model["parameters"]
+    lorentz = float(p["lorentzian_kHz"]) * 1e3
+    nu = _grid(args, cq, lorentz)
+    intensity = predict_spectrum(model, temperature, nu)
+    ln_k = p["log10_rate_ref_per_s"] * math.log(10.0) - p["activation_energy_kJ_mol"] / 8.314462618e-3 * (
+        1.0 / temperature - 1.0 / model["reference_temperature_K"])
+    rate = math.exp(ln_k)
+    result: dict[str, Any] = {"from_fit": args.from_fit, "temperature_K": temperature, "rate_per_s": rate,
+                              "motion": model["motion"], "static_cq_kHz": cq / 1e3}
+    result.update(_tensor(cq, float(model["asymmetry"]), model["motion"], model["angle_deg"], model["n_sites"], rate))
+    result["n_points"] = int(nu.size)
+    if args.output:
+        result["output"] = _write(args.output, nu, intensity)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{model['motion']} at {temperature:g} K: median rate {rate:.3g} 1/s, regime {result['regime']}")
+        if "output" in result:
+            print(f"wrote {result['output']}")
+    return 0
