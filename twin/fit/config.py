@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -174,6 +175,48 @@ def parse_xrd_series(root: Table, fit: Table, file: FitFile) -> FitConfig:
                      instrument=instrument, truth=truth)
 
 
+def parse_parameters(root: Table, names: tuple[str, ...], default_bounds: Callable[[str], tuple[float, float]],
+                     unit: Callable[[str], str] | None = None) -> tuple[dict[str, float], dict[str, float],
+                                                                        dict[str, tuple[float, float]]]:
+    """The optional ``[parameters.NAME]`` tables of a fit file: ``value`` (a start, or with ``fixed = true`` a fixed
+    value) and ``bounds = [lower, upper]``, numbers in the unit of the name; returns (start, fixed, bounds).
+
+    Raises:
+        FitError: an unknown name (with a suggestion), a fixed parameter without a value, bounds that are not two
+            numbers or are inverted, a start outside its bounds (``default_bounds(name)`` when none are given).
+    """
+    start: dict[str, float] = {}
+    fixed: dict[str, float] = {}
+    bounds: dict[str, tuple[float, float]] = {}
+    params = root.table("parameters")
+    if params is None:
+        return start, fixed, bounds
+    params.expect_keys(names)
+    for name in params.data:
+        entry = params.table(name, required=True)
+        entry.expect_keys(("value", "bounds", "fixed"))
+        if entry.has("value"):
+            start[name] = entry.number("value")
+        if entry.boolean("fixed", False):
+            if name not in start:
+                raise entry.fail("fixed", "a fixed parameter needs a value")
+            fixed[name] = start.pop(name)
+        if entry.has("bounds"):
+            b = entry.raw("bounds")
+            if (not isinstance(b, list) or len(b) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)):
+                in_unit = f" in {unit(name)}" if unit is not None else ""
+                raise entry.fail("bounds", f"expected [lower, upper]{in_unit}, got {b!r}")
+            if not b[0] < b[1]:
+                raise entry.fail("bounds", f"lower bound {b[0]:g} is above upper {b[1]:g}")
+            bounds[name] = (float(b[0]), float(b[1]))
+        lo, hi = bounds.get(name, default_bounds(name))
+        if name in start and not lo <= start[name] <= hi:
+            raise entry.fail("value", f"start {start[name]:g} lies outside the bounds {lo:g}..{hi:g}")
+        entry.finish()
+    return start, fixed, bounds
+
+
 def parse_total_scattering(root: Table, fit: Table, file: FitFile) -> FitConfig:
     """The ``total-scattering`` fit: an F(Q) series, the structure, the Q range and parameter settings."""
     source, base_dir, text = file
@@ -227,34 +270,8 @@ def parse_total_scattering(root: Table, fit: Table, file: FitFile) -> FitConfig:
         m.finish()
         measurements.append((path, temperature))
     options["measurements"] = measurements
-    fixed: dict[str, float] = {}
-    start: dict[str, float] = {}
-    bounds: dict[str, tuple[float, float]] = {}
     names = PARAMETER_NAMES + tuple(f"background_{k}" for k in range(options["n_background"]))
-    params = root.table("parameters")
-    if params is not None:
-        params.expect_keys(names)
-        for name in params.data:
-            entry = params.table(name, required=True)
-            entry.expect_keys(("value", "bounds", "fixed"))
-            if entry.has("value"):
-                start[name] = entry.number("value")
-            if entry.boolean("fixed", False):
-                if name not in start:
-                    raise entry.fail("fixed", "a fixed parameter needs a value")
-                fixed[name] = start.pop(name)
-            if entry.has("bounds"):
-                b = entry.raw("bounds")
-                if (not isinstance(b, list) or len(b) != 2
-                        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)):
-                    raise entry.fail("bounds", f"expected [lower, upper], got {b!r}")
-                if not b[0] < b[1]:
-                    raise entry.fail("bounds", f"lower bound {b[0]:g} is above upper {b[1]:g}")
-                bounds[name] = (float(b[0]), float(b[1]))
-            lo, hi = bounds.get(name, DEFAULT_BOUNDS.get(name, (-np.inf, np.inf)))
-            if name in start and not lo <= start[name] <= hi:
-                raise entry.fail("value", f"start {start[name]:g} lies outside the bounds {lo:g}..{hi:g}")
-            entry.finish()
+    start, fixed, bounds = parse_parameters(root, names, lambda name: DEFAULT_BOUNDS.get(name, (-np.inf, np.inf)))
     options.update({"fixed": fixed, "start": start, "bounds": bounds})
     return FitConfig("total-scattering", "", None, None, tuple((p, None) for p, _ in measurements), (), {}, None,
                      seed, 0, source, text, options=options)

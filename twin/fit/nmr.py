@@ -612,7 +612,7 @@ def predict_spectrum(model: dict[str, Any], temperature_K: float, frequency_hz: 
 # ------------------------------------------------------------------------------------------------ fit file and run
 def parse_nmr_series(root: Any, fit: Any, file: Any) -> Any:
     """The ``nmr-series`` fit file (docs/nmr.md): one measured series folder, the model options, parameters."""
-    from twin.fit.config import FitConfig, _path
+    from twin.fit.config import FitConfig, _path, parse_parameters
 
     source, base_dir, text = file
     options: dict[str, Any] = {}
@@ -650,33 +650,8 @@ def parse_nmr_series(root: Any, fit: Any, file: Any) -> Any:
     entries[0].finish()
     names = ("log10_rate_ref_per_s", "activation_energy_kJ_mol", _WIDTH[options["distribution"]], "rigid_fraction",
              "fast_fraction", "lorentzian_kHz", "echo_top_offset_us")
-    start: dict[str, float] = {}
-    fixed: dict[str, float] = {}
-    bounds: dict[str, tuple[float, float]] = {}
-    params = root.table("parameters")
-    if params is not None:
-        params.expect_keys(names)
-        for name in params.data:
-            entry = params.table(name, required=True)
-            entry.expect_keys(("value", "bounds", "fixed"))
-            if entry.has("value"):
-                start[name] = entry.number("value")
-            if entry.boolean("fixed", False):
-                if name not in start:
-                    raise entry.fail("fixed", "a fixed parameter needs a value")
-                fixed[name] = start.pop(name)
-            if entry.has("bounds"):
-                b = entry.raw("bounds")
-                if (not isinstance(b, list) or len(b) != 2
-                        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)):
-                    raise entry.fail("bounds", f"expected [lower, upper] in {PARAMETERS[name][0]}, got {b!r}")
-                if not b[0] < b[1]:
-                    raise entry.fail("bounds", f"lower bound {b[0]:g} is above upper {b[1]:g}")
-                bounds[name] = (float(b[0]), float(b[1]))
-            lo, hi = bounds.get(name, PARAMETERS[name][2:])
-            if name in start and not lo <= start[name] <= hi:
-                raise entry.fail("value", f"start {start[name]:g} lies outside the bounds {lo:g}..{hi:g}")
-            entry.finish()
+    start, fixed, bounds = parse_parameters(root, names, lambda name: PARAMETERS[name][2:],
+                                            unit=lambda name: PARAMETERS[name][0])
     options.update({"start": start, "fixed": fixed, "bounds": bounds})
     return FitConfig("nmr-series", "", None, None, ((path, None),), (), {}, None, 0, 0, source, text, options=options)
 
