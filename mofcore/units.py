@@ -172,7 +172,9 @@ def parse_quantity(value: object, dimension: str, *, where: str = "value") -> fl
         The value in the internal unit (K, Pa, Å, s, 1, kJ/mol, deg, J/m², m²/s, 1/s).
 
     Raises:
-        UnitError: unparsable text, unknown unit, wrong dimension, or a non-finite number.
+        UnitError: unparsable text, unknown unit, wrong dimension, or a number that is not finite as written or
+            after conversion into the internal unit (``"1e308 d"`` overflows to infinite seconds). Ranges (a
+            positive duration, a pressure below some bound) are the caller's to check, on the returned value.
     """
     dim = DIMENSIONS[dimension]
     expected = f"{where}: expected a {dim.name.replace('_', ' ')} such as {dim.example}, got {_describe(value)}"
@@ -181,6 +183,8 @@ def parse_quantity(value: object, dimension: str, *, where: str = "value") -> fl
     if isinstance(value, (int, float)):
         if dim.allow_bare and math.isfinite(value):
             return float(value)
+        if dim.allow_bare:
+            raise UnitError(f"{expected}, not a finite number")
         raise UnitError(expected)
     if not isinstance(value, str):
         raise UnitError(expected)
@@ -190,7 +194,7 @@ def parse_quantity(value: object, dimension: str, *, where: str = "value") -> fl
     number = float(match.group(1))
     unit = match.group(2)
     if not math.isfinite(number):
-        raise UnitError(expected)
+        raise UnitError(f"{expected}, a number beyond the floating-point range (about ±1.8e308)")
     if unit not in dim.factors:
         other = _guess_dimension(unit)
         if other is not None and other != dimension:
@@ -198,7 +202,12 @@ def parse_quantity(value: object, dimension: str, *, where: str = "value") -> fl
         known = ", ".join(u for u in dim.factors if u)
         raise UnitError(f"{expected}; known units: {known}")
     offset = (dim.offsets or {}).get(unit, 0.0)
-    return number * dim.factors[unit] + offset
+    converted = number * dim.factors[unit] + offset
+    if not math.isfinite(converted):
+        # "1e308 d" is a finite number of days but no finite number of seconds
+        raise UnitError(f"{expected}, which is not finite in {dim.internal} (the largest representable value is about "
+                        f"1.8e308 {dim.internal})")
+    return converted
 
 
 def parse_range(value: object, dimension: str, *, where: str = "value") -> tuple[float, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,21 @@ from reports.run_data import RunData
 __all__ = ["ReportContext", "Section", "esc", "fmt", "fmt_pm", "table", "time_axis"]
 
 
+#: characters a page must not carry as they are: C0/C1 controls but tab, newline and carriage return (a NUL is not
+#: even valid HTML), bidirectional embeddings, overrides and isolates (U+202E in a sample name reverses what
+#: follows it), zero-width and invisible formatting characters, line/paragraph separators, lone surrogates
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+                        "\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def esc(text: Any) -> str:
-    """HTML-escape ``text``."""
-    return html.escape(str(text), quote=True)
+    r"""HTML-escape ``text``; control and invisible formatting characters are shown as escapes (``\u202e``)."""
+    return html.escape(_INVISIBLE.sub(_visible, str(text)), quote=True)
 
 
 def fmt(value: Any, digits: int = 4) -> str:

@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import difflib
 import math
+import tomllib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from twin.errors import TwinError, UnitError
 from twin.units import parse_quantity
 
-__all__ = ["Table", "did_you_mean"]
+__all__ = ["Table", "did_you_mean", "load_toml"]
+
+
+def load_toml(text: str, source: str, error: type[TwinError]) -> dict[str, Any]:
+    """Parse TOML text; syntax errors and nesting too deep for the parser raise ``error`` naming ``source``.
+
+    :mod:`tomllib` recurses once per nested array or inline table and runs out of Python's stack after a few
+    hundred levels (``a = [[[[…]]]]``); no file of ours nests deeper than three.
+    """
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise error(f"{source}: not valid TOML (arrays or inline tables nested too deeply for the parser, "
+                    f"a few hundred levels; expected at most a few)") from None
 
 T = TypeVar("T")
 _MISSING = object()
@@ -95,12 +111,18 @@ class Table:
             raise self.fail(key, f"expected true or false, got {_type_name(value)}")
         return value
 
-    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None,
+                maximum: int | None = None, why: str = "") -> int:
+        """An integer in [minimum, maximum]; ``why`` says where the maximum comes from (for the message)."""
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, f"expected an integer, got {_type_name(value)}")
         if minimum is not None and value < minimum:
             raise self.fail(key, f"expected an integer ≥ {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            low = f"{minimum} ≤ " if minimum is not None else ""
+            because = f" ({why})" if why else ""
+            raise self.fail(key, f"expected an integer {low}n ≤ {maximum}{because}, got {value}")
         return value
 
     def number(

@@ -1,7 +1,18 @@
-"""The ``twin`` command: one subcommand per job, each in ``twin/commands/<name>.py``.
+r"""The ``twin`` command: one subcommand per job, each in ``twin/commands/<name>.py``.
 
 Exit status: 0 success; 2 user error (:class:`~twin.errors.TwinError`, printed as one line, no traceback);
-1 internal error (traceback printed). ``--help`` on every subcommand describes its arguments and output.
+1 internal error (traceback printed); 130 interrupted (Ctrl-C). ``--help`` on every subcommand describes its
+arguments and output. Control characters and bidirectional overrides in an error message (a file name or a
+TOML string holding U+202E or a NUL) are printed as escapes (``\u202e``, ``\x00``), so that the message stays one
+line and reads as it is.
+
+Ctrl-C: the console script prints ``interrupted``, flushes its streams and leaves through ``os._exit(130)``.
+A normal interpreter exit after a KeyboardInterrupt that arrived inside an XLA compilation runs JAX's atexit
+hook (``jax._src.api.clean_up`` → ``clear_backends``), which frees the backend while the interrupted compilation
+still holds it, and the process died with SIGSEGV (139) instead of 130. Nothing of ours needs the interpreter's
+exit handlers: the `with` blocks the KeyboardInterrupt passed through have closed every file, and outputs are
+written to ``*.partial`` and renamed only when complete. A second Ctrl-C leaves at once (the first one can be
+swallowed where Python cannot raise it, e.g. inside a garbage-collector callback of JAX).
 
 Compiled code is cached across runs: :func:`main` points JAX's persistent compilation cache at
 :func:`compilation_cache_dir` (``$TWIN_CACHE_DIR/jax`` or the user cache folder, e.g.
@@ -14,8 +25,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 import traceback
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,7 +36,7 @@ from twin import __version__
 from twin.commands import COMMANDS
 from twin.errors import TwinError
 
-__all__ = ["main", "build_parser", "compilation_cache_dir", "enable_compilation_cache"]
+__all__ = ["main", "build_parser", "compilation_cache_dir", "enable_compilation_cache", "one_line"]
 
 APP_NAME = "operando-mof-twin"
 #: Compilations shorter than this are not written to the persistent cache. JAX's default, 1 s, keeps only the
@@ -122,26 +135,111 @@ def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> Path |
     return path
 
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with every control, format and separator character escaped (``\x00``, ``\n``, ``\u202e``), so that
+    a message is printed as one line and a right-to-left override in a name cannot reorder what follows it."""
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            code = ord(ch)
+            out.append(_NAMED_ESCAPES.get(ch) or (f"\\x{code:02x}" if code < 0x100 else
+                                                  f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _check_distributed(args: argparse.Namespace) -> None:
+    """``--distributed``: refuse, before JAX starts, what ``jax.distributed.initialize`` would refuse with a bare
+    ValueError (no coordinator outside a detected cluster, a process id outside 0..N-1)."""
+    n, i, coordinator = args.num_processes, args.process_id, args.coordinator
+    if n is not None and n < 1:
+        raise TwinError(f"--num-processes: expected an integer ≥ 1, got {n}")
+    if i is not None and (i < 0 or (n is not None and i >= n)):
+        raise TwinError(f"--process-id: expected an integer from 0 to {n - 1 if n is not None else 'N-1'}, got {i}")
+    if coordinator is not None and n is not None and i is not None:
+        return
+    if _cluster_detected():
+        return
+    missing = [name for name, value in (("--coordinator HOST:PORT", coordinator), ("--num-processes N", n),
+                                        ("--process-id I", i)) if value is None]
+    raise TwinError(f"--distributed: no cluster environment detected (SLURM, Open MPI, Kubernetes, Cloud TPU), so "
+                    f"{', '.join(missing)} must be given (every process gets the same coordinator and process count "
+                    f"and its own process id)")
+
+
+def _cluster_detected() -> bool:
+    """Whether ``jax.distributed.initialize()`` would find its parameters in the environment (its own detection)."""
+    try:
+        from jax._src.clusters import ClusterEnv  # private, but what initialize() itself consults
+
+        return any(not env.opt_in_only_method and env.is_env_present() for env in ClusterEnv._cluster_types)
+    except Exception:  # noqa: BLE001 - a changed JAX: let jax.distributed.initialize decide
+        return True
+
+
+class _Interrupts:
+    """SIGINT of the console script: the first raises KeyboardInterrupt, a second one leaves at once."""
+
+    def __init__(self, command: str):
+        self.command, self.count = command, 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.count > 1:
+            _leave_interrupted(self.command)
+        raise KeyboardInterrupt
+
+
+def _leave_interrupted(command: str) -> None:
+    """Print ``interrupted``, flush and end the process with status 130 without the interpreter's exit handlers
+    (see the module docstring for why: JAX's atexit hook crashes after an interrupted compilation)."""
+    try:
+        print(f"twin {command}: interrupted", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(130)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``twin`` console script; returns the exit status."""
+    """Entry point of the ``twin`` console script; returns the exit status.
+
+    Called without ``argv`` (the console script, ``python -m twin.cli``), a Ctrl-C ends the process with status
+    130 through :func:`os._exit`; called with ``argv`` (tests, other programs) it returns 130.
+    """
+    console = argv is None
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    enable_compilation_cache()
+    previous = None
+    if console and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous = signal.signal(signal.SIGINT, _Interrupts(args.command))
     try:
+        if getattr(args, "distributed", False):
+            _check_distributed(args)
+        enable_compilation_cache()
         return int(args.handler(args) or 0)
     except TwinError as error:
-        print(f"twin {args.command}: error: {error}", file=sys.stderr)
+        print(f"twin {args.command}: error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if console:
+            _leave_interrupted(args.command)
         print(f"twin {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception:  # noqa: BLE001 - the one place that turns a bug into exit status 1
         traceback.print_exc()
         print(f"twin {args.command}: internal error (a bug; please report it with the traceback above)", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

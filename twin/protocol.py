@@ -14,6 +14,7 @@ two-branch isotherms; -1 elsewhere) and the branch (+1 adsorption = pressure ris
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 import jax
@@ -22,7 +23,8 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from twin.conditions import Conditions
-from twin.scenario import Protocol
+from twin.errors import ScenarioError
+from twin.scenario import MAX_BREAKPOINTS, Protocol, n_breakpoints
 
 __all__ = ["ProtocolTable", "compile_protocol", "conditions_at", "sample_protocol"]
 
@@ -69,12 +71,24 @@ class ProtocolTable:
 
 
 def compile_protocol(protocol: Protocol) -> ProtocolTable:
-    """Breakpoint table of a validated protocol (host-side, NumPy float64)."""
-    rows: list[tuple[float, float, float, float, int, int]] = []  # t, T, P, RH, segment, cycle
+    """Breakpoint table of a validated protocol (host-side, NumPy float64).
+
+    The rows are counted first (:func:`twin.scenario.n_breakpoints`) and refused above
+    :data:`twin.scenario.MAX_BREAKPOINTS` before any is built (a scenario file is refused at validation already;
+    this guards protocols built in code); they are collected in compact ``array`` columns, 40 bytes a row.
+    """
+    count = n_breakpoints(protocol)
+    if count > MAX_BREAKPOINTS:
+        raise ScenarioError(f"protocol.segments: {count} breakpoints, more than the limit of {MAX_BREAKPOINTS}")
+    columns = [array("d") for _ in range(4)]  # t, T, P, RH
+    seg_column, cycle_column = array("i"), array("i")
     t, T, P, RH = 0.0, protocol.temperature_K, protocol.pressure_Pa, protocol.humidity
 
     def add(time: float, temp: float, pres: float, hum: float, seg: int, cyc: int = -1) -> None:
-        rows.append((time, temp, pres, hum, seg, cyc))
+        for column, value in zip(columns, (time, temp, pres, hum)):
+            column.append(value)
+        seg_column.append(seg)
+        cycle_column.append(cyc)
 
     add(t, T, P, RH, -1)
     for index, seg in enumerate(protocol.segments):
@@ -122,25 +136,25 @@ def compile_protocol(protocol: Protocol) -> ProtocolTable:
                 add(t0 + seg.table_time_s[k], temps[k], press[k], hums[k], index)
             t, T, P, RH = t0 + seg.table_time_s[-1], temps[-1], press[-1], hums[-1]
 
-    table = np.asarray([r[:4] for r in rows], dtype=np.float64)
-    pressure = table[:, 2]
-    branch = np.zeros(len(rows), dtype=np.int8)
-    rising = np.sign(np.diff(pressure))
-    # The branch at a breakpoint is the direction of the last pressure change at or before it.
-    last = 0
-    for i in range(1, len(rows)):
-        if rising[i - 1] != 0:
-            last = int(rising[i - 1])
-        branch[i] = last
+    time_s, temperature, pressure, humidity = (np.frombuffer(c, dtype=np.float64).copy() for c in columns)
+    # The branch at a breakpoint is the direction of the last pressure change at or before it (0 before any).
+    rising = np.sign(np.diff(pressure)).astype(np.int8)
+    changed = np.flatnonzero(rising)
+    branch = np.zeros(len(pressure), dtype=np.int8)
+    if changed.size:
+        last = np.maximum.accumulate(np.where(rising != 0, np.arange(rising.size), -1))
+        branch[1:] = np.where(last >= 0, rising[np.maximum(last, 0)], 0)
     fractions = np.asarray([f for _, f in protocol.gases], dtype=np.float64)
     return ProtocolTable(
-        time_s=table[:, 0],
-        temperature_K=table[:, 1],
+        time_s=time_s,
+        temperature_K=temperature,
         pressure_Pa=pressure,
-        relative_humidity=table[:, 3],
+        relative_humidity=humidity,
         mole_fraction=fractions,
-        segment=np.asarray([r[4] for r in rows], dtype=np.int32),
-        cycle=np.asarray([r[5] for r in rows], dtype=np.int32),
+        segment=np.frombuffer(seg_column, dtype=np.int32).copy() if seg_column.itemsize == 4
+        else np.asarray(seg_column, dtype=np.int32),
+        cycle=np.frombuffer(cycle_column, dtype=np.int32).copy() if cycle_column.itemsize == 4
+        else np.asarray(cycle_column, dtype=np.int32),
         branch=branch,
         guests=protocol.guests,
     )

@@ -10,16 +10,23 @@ internal units (K, Pa, Å, s, fractions); nothing downstream parses a unit again
 Every problem raises :class:`~twin.errors.ScenarioError` naming the file, the key path and the expected form,
 e.g. ``run.toml: protocol.segments[2].pressure: expected a pressure such as "5 bar", got "30 K"``. The full
 reference of keys is ``docs/scenario.md``.
+
+Input limits (``docs/limits.md``, "Input limits") are checked here, on the values after unit conversion and before
+anything is built: the scenario file's size, pressures, the size distribution's width, the block factor, the
+crystal edge in cells, cycle counts, protocol breakpoints, frames and (with a given ``dt``) time steps. What only
+the material decides (the crystal's memory, the engine's own time step) is refused by
+:class:`twin.engine.run.Prepared` and the dry run, still before the lattice is allocated.
 """
 
 from __future__ import annotations
 
-import tomllib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin._toml_schema import Table, did_you_mean
+from twin._toml_schema import Table, did_you_mean, load_toml
 from twin.errors import ScenarioError
+from twin.units import format_quantity
 
 __all__ = [
     "Crystal",
@@ -34,12 +41,44 @@ __all__ = [
     "parse_scenario",
     "SHAPES",
     "SEGMENT_TYPES",
+    "MAX_SCENARIO_BYTES",
+    "MAX_PRESSURE_PA",
+    "MAX_WIDTH",
+    "MAX_BLOCK",
+    "MAX_SIZE_CELLS",
+    "MAX_CYCLES",
+    "MAX_BREAKPOINTS",
+    "MAX_FRAMES",
+    "MAX_STEPS",
+    "n_breakpoints",
+    "check_steps",
 ]
 
 SHAPES = ("cuboid", "plate", "needle", "sphere", "ellipsoid", "truncated")
 SEGMENT_TYPES = ("hold", "ramp", "step", "isotherm", "cycles", "table")
 DEFECT_KINDS = ("missing_linker", "missing_node")
 METHODS = ("langevin", "metropolis")
+
+# -- input limits (docs/limits.md, "Input limits") ---------------------------------------------------------------
+#: a scenario file is a few kB; TOML parsing takes ~100× the text in memory
+MAX_SCENARIO_BYTES = 10_000_000
+#: gas pressures (1000 bar): far above any operando adsorption experiment; the fugacity and the stability limit
+#: of the time step overflow to NaN near 10⁵ bar
+MAX_PRESSURE_PA = 1e8
+#: σ of ln(size) of a log-normal powder: 3 spans a factor 400 between the median and +2σ
+MAX_WIDTH = 3.0
+#: coarse-graining factor b (one site per b³ cells; energies scale with b³)
+MAX_BLOCK = 1000
+#: crystal edge given in unit cells (size_cells), per axis; the memory check decides what fits below it
+MAX_SIZE_CELLS = 10**7
+#: pressure-swing cycles of one segment (4 breakpoints each)
+MAX_CYCLES = 100_000
+#: rows of the protocol's breakpoint table (twin.protocol.compile_protocol builds them on the host)
+MAX_BREAKPOINTS = 1_000_000
+#: frames of a trajectory: duration / frame_interval + 1 (one row of summaries each, a Python loop turn each)
+MAX_FRAMES = 1_000_000
+#: time steps of a run: the engine counts them in int32 (time = step · dt)
+MAX_STEPS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -208,11 +247,20 @@ class Scenario:
 # ---------------------------------------------------------------------------------------------------
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file."""
+    from instruments.io._base import regular_file_problem, size_text
+
     path = Path(path)
+    problem = regular_file_problem(path)  # before opening: a FIFO would block, /dev/zero would never end
+    if problem == "no such file":
+        raise ScenarioError(f"{path}: scenario file not found")
+    if problem is not None:
+        raise ScenarioError(f"{path}: expected a scenario file (TOML), got {problem}")
     try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: a scenario file of {size_text(size)} is larger than the "
+                                f"{size_text(MAX_SCENARIO_BYTES)} limit (a scenario is a few kB of TOML)")
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: scenario file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(f"{path}: cannot read the scenario file ({error})") from None
     return parse_scenario(text, source=path.name, source_path=str(path))
@@ -220,10 +268,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str, source: str = "scenario.toml", source_path: str = "") -> Scenario:
     """Validate scenario TOML text; ``source`` names the file in messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{source}: not valid TOML ({error})") from None
+    data = load_toml(text, source, ScenarioError)
     root = Table(data, "", source, ScenarioError)
     name = root.string("name", "unnamed scenario")
     material = root.string("material")
@@ -236,6 +281,7 @@ def parse_scenario(text: str, source: str = "scenario.toml", source_path: str = 
     numerics = _numerics(root.table("numerics"))
     outputs = _outputs(root.table("outputs"))
     root.finish()
+    _check_sizes(source, protocol, numerics)
     return Scenario(
         name=name,
         material=material,
@@ -303,13 +349,17 @@ def _crystal(t: Table) -> Crystal:
         items = cells if isinstance(cells, list) else [cells]
         if len(items) not in (1, 3) or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in items):
             raise t.fail("size_cells", f"expected a positive integer or three [nx, ny, nz], got {cells!r}")
+        if max(items) > MAX_SIZE_CELLS:
+            raise t.fail("size_cells", f"expected at most {MAX_SIZE_CELLS} cells per edge (whether a crystal fits in "
+                                       f"memory is checked when it is built), got {max(items)}")
         size_cells = tuple(items * 3 if len(items) == 1 else items)
     distribution = None
     d = t.table("distribution")
     if d is not None:
         d.string("kind", "lognormal", choices=("lognormal",))
         median = d.quantity("median", "length", check=_positive, expected='a positive length such as "300 nm"')
-        width = d.number("width", check=_positive, expected="a positive width σ of ln(size), such as 0.4")
+        width = d.number("width", check=lambda w: 0.0 < w <= MAX_WIDTH,
+                         expected=f"a positive width σ of ln(size) up to {MAX_WIDTH:g}, such as 0.4")
         n = d.integer("n_crystals", 8, minimum=1)
         aspect_raw = d.raw("aspect", [1.0, 1.0, 1.0])
         if (
@@ -320,7 +370,7 @@ def _crystal(t: Table) -> Crystal:
             raise d.fail("aspect", f"expected three positive numbers [x, y, z], got {aspect_raw!r}")
         d.finish()
         distribution = SizeDistribution(median, width, n, tuple(float(a) for a in aspect_raw))  # type: ignore[arg-type]
-    block = t.integer("block", 1, minimum=1)
+    block = t.integer("block", 1, minimum=1, maximum=MAX_BLOCK, why="one site per block³ cells")
     periodic = t.boolean("periodic", False)
     truncation = t.number("truncation", 0.0, check=lambda x: 0.0 <= x < 1.0, expected="a fraction in [0, 1)")
     if truncation > 0.0 and shape != "truncated":
@@ -345,8 +395,15 @@ def _heterogeneity(t: Table | None) -> Heterogeneity:
     return Heterogeneity(conc, kind, fraction, corr, voids)
 
 
+def _pressure_ok(x: float) -> bool:
+    return 0.0 <= x <= MAX_PRESSURE_PA
+
+
+_PRESSURE_EXPECTED = f'a non-negative pressure up to {MAX_PRESSURE_PA / 1e5:g} bar such as "5 bar"'
+
+
 def _pressure(t: Table, key: str, default=None) -> float | None:
-    return t.quantity(key, "pressure", default, check=_nonnegative, expected='a non-negative pressure such as "5 bar"')
+    return t.quantity(key, "pressure", default, check=_pressure_ok, expected=_PRESSURE_EXPECTED)
 
 
 def _temperature(t: Table, key: str, default=None) -> float | None:
@@ -412,7 +469,7 @@ def _segment(t: Table) -> Segment:
         if not isinstance(raw, list) or not raw:
             raise t.fail("pressures", 'expected an array of pressures such as ["0.1 bar", "1 bar"]')
         points = tuple(
-            t.convert(p, "pressure", f"{t.key_path('pressures')}[{i}]", _nonnegative, 'a non-negative pressure such as "5 bar"')
+            t.convert(p, "pressure", f"{t.key_path('pressures')}[{i}]", _pressure_ok, _PRESSURE_EXPECTED)
             for i, p in enumerate(raw)
         )
         dwell = _duration(t, "dwell")
@@ -427,7 +484,7 @@ def _segment(t: Table) -> Segment:
             raise t.fail("low" if low is None else "high", 'missing required key (a pressure such as "5 bar")')
         if not high > low:
             raise t.fail("high", f"expected a pressure above low ({t.raw('low')!r}), got {t.raw('high')!r}")
-        count = t.integer("count", minimum=1)
+        count = t.integer("count", minimum=1, maximum=MAX_CYCLES, why="4 protocol breakpoints per cycle")
         ramp = _duration(t, "ramp", 0.0, allow_zero=True)
         hold = _duration(t, "hold", 0.0, allow_zero=True)
         if ramp + hold <= 0.0:  # type: ignore[operator]
@@ -455,7 +512,7 @@ def _segment(t: Table) -> Segment:
                 raise t.fail(key, f"expected an array of {len(times)} values (one per time), got "
                                   f"{len(raw) if isinstance(raw, list) else 'a single value'}")
             dim = {"temperature": "temperature", "pressure": "pressure", "humidity": "fraction"}[key]
-            check = {"temperature": _positive, "pressure": _nonnegative, "humidity": lambda x: 0.0 <= x <= 1.0}[key]
+            check = {"temperature": _positive, "pressure": _pressure_ok, "humidity": lambda x: 0.0 <= x <= 1.0}[key]
             columns[key] = tuple(t.convert(v, dim, f"{t.key_path(key)}[{i}]", check, f"a valid {key}") for i, v in enumerate(raw))
         if not columns:
             raise t.fail("pressure", "a table needs at least one of temperature, pressure or humidity columns")
@@ -479,7 +536,8 @@ def _numerics(t: Table | None) -> Numerics:
     checkpoint = _duration(t, "checkpoint_interval")
     dtype = t.string("dtype", "float32", choices=("float32", "float64"))
     if dt is not None and dt > frame:  # type: ignore[operator]
-        raise t.fail("dt", f"the time step ({t.raw('dt')!r}) must not exceed frame_interval ({t.raw('frame_interval')!r})")
+        raise t.fail("dt", f"the time step ({t.raw('dt')!r}) must not exceed frame_interval "
+                           f"({t.raw('frame_interval', '10 s')!r})")
     t.finish()
     return Numerics(dt, frame, method, noise, diffusion, checkpoint, dtype)  # type: ignore[arg-type]
 
@@ -500,3 +558,78 @@ def _outputs(t: Table | None) -> Outputs:
     stride = t.integer("field_stride", 10, minimum=1)
     t.finish()
     return Outputs(tuple(raw), stride)
+
+
+# ------------------------------------------------------------------------------------------------- limits
+def n_breakpoints(protocol: Protocol) -> int:
+    """Rows of the breakpoint table :func:`twin.protocol.compile_protocol` builds for ``protocol``, counted."""
+    rows = 1
+    for seg in protocol.segments:
+        if seg.kind == "ramp":
+            rows += 1
+        elif seg.kind in ("hold", "step"):
+            rows += 2
+        elif seg.kind == "isotherm":
+            rows += 2 * len(seg.points_Pa) * (2 if seg.branches == "both" else 1)
+        elif seg.kind == "cycles":
+            rows += seg.count * 2 * (1 + (seg.hold_s > 0.0))
+        else:
+            rows += len(seg.table_time_s)
+    return rows
+
+
+def _time_text(seconds: float) -> str:
+    """A duration for a message, in the largest unit that keeps it ≥ 1 (seconds outside 1 ns … 10⁶ d)."""
+    if not 1e-9 <= abs(seconds) < 1e6 * 86400.0:
+        return f"{seconds:.3g} s"
+    for unit, factor in (("d", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6),
+                         ("ns", 1e-9)):
+        if abs(seconds) >= factor:
+            return format_quantity(seconds, "time", unit)
+    return format_quantity(seconds, "time", "ns")  # pragma: no cover - the range test above
+
+
+def _round_up(x: float) -> float:
+    """``x`` rounded up to two significant digits (a suggestion in a message that must satisfy the limit)."""
+    if x <= 0.0 or not math.isfinite(x):
+        return x
+    scale = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return math.ceil(x / scale * (1 - 1e-12)) * scale
+
+
+def check_steps(source: str, key: str, dt_s: float, frame_interval_s: float, n_frames: int, what: str) -> int:
+    """Steps per frame for ``dt_s``; raises :class:`ScenarioError` naming ``key`` when the run's steps exceed
+    :data:`MAX_STEPS` (the engine's int32 step counter). ``what`` says where the time step comes from."""
+    per_frame = max(1, math.ceil(frame_interval_s / dt_s - 1e-9))
+    total = (n_frames - 1) * per_frame
+    if total > MAX_STEPS:
+        least = _round_up(frame_interval_s / max(1, MAX_STEPS // max(1, n_frames - 1)))
+        raise ScenarioError(
+            f"{source}: {key}: {what} {_time_text(dt_s)} makes {per_frame:.3g} steps per frame interval "
+            f"({_time_text(frame_interval_s)}) and {total:.3g} steps over {n_frames - 1} frame intervals, more than "
+            f"the engine's step counter holds ({MAX_STEPS} = 2^31 - 1 steps); a time step of at least "
+            f"{_time_text(least)} (or fewer frames) keeps it below"
+        )
+    return per_frame
+
+
+def _check_sizes(source: str, protocol: Protocol, numerics: Numerics) -> None:
+    """Refuse protocols whose breakpoints, frames or (given dt) steps exceed the limits, before building any."""
+    rows = n_breakpoints(protocol)
+    if rows > MAX_BREAKPOINTS:
+        raise ScenarioError(f"{source}: protocol.segments: {rows} breakpoints (holds and steps 2, ramps 1, isotherm "
+                            f"points 2, cycles 2-4 each, table rows 1), more than the limit of {MAX_BREAKPOINTS}")
+    duration = math.fsum(seg.duration_s for seg in protocol.segments)
+    frame = numerics.frame_interval_s
+    if not math.isfinite(duration):
+        raise ScenarioError(f"{source}: protocol.segments: the segments last {duration} s in all (not finite)")
+    frames = math.floor(duration / frame + 1e-9) + 1
+    if frames > MAX_FRAMES:
+        least = _round_up(duration / (MAX_FRAMES - 1))
+        raise ScenarioError(
+            f"{source}: numerics.frame_interval: {_time_text(frame)} over a protocol of {_time_text(duration)} makes "
+            f"{frames:.3g} frames, more than the limit of {MAX_FRAMES}; a frame_interval of at least "
+            f"{_time_text(least)} (or a shorter protocol) keeps it below"
+        )
+    if numerics.dt_s is not None:
+        check_steps(source, "numerics.dt", numerics.dt_s, frame, frames, "a time step of")

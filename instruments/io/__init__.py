@@ -33,7 +33,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from instruments.io._base import decode_text, fail, read_bytes
+from instruments.io._base import (
+    MAX_FILE_BYTES,
+    MAX_PARSED_FILE_BYTES,
+    check_nonempty_file,
+    check_regular_file,
+    decode_text,
+    fail,
+    read_bytes,
+)
 from instruments.measurement import Measurement, MeasurementSeries
 
 __all__ = ["read_measurement", "detect_format", "FORMATS"]
@@ -74,6 +82,7 @@ def detect_format(path: str | Path, head: bytes | None = None) -> str:
         return "bruker-nmr" if is_bruker_nmr(p) else "folder"
     ext = p.suffix.lower()
     if head is None:
+        check_regular_file(p, "a measurement file or folder")  # before opening: a FIFO would block forever
         try:
             with p.open("rb") as handle:
                 head = handle.read(4096)
@@ -160,25 +169,26 @@ def read_measurement(path: str | Path, *, format: str | None = None, **options: 
     if fmt == "tiff":
         from instruments.io.images import read_tiff
 
-        read_bytes(p, limit=1 << 62)  # existence and emptiness checks
+        check_nonempty_file(p)  # existence, kind and emptiness, without reading the file
         return read_tiff(p)
     if fmt == "mrc":
         from instruments.io.images import read_mrc
 
-        read_bytes(p, limit=1 << 62)
+        check_nonempty_file(p)
         return read_mrc(p)
     if fmt == "dm":
         from instruments.io.images import read_dm
 
-        read_bytes(p, limit=1 << 62)
+        check_nonempty_file(p)
         return read_dm(p)
     if fmt == "hdf5":
         from instruments.io.series import read_hdf5
 
-        read_bytes(p, limit=1 << 62)
+        check_nonempty_file(p)
         return read_hdf5(p, **options)
 
-    data = read_bytes(p)
+    # text columns and binary RAW are read by compact parsers; the other formats build Python objects first
+    data = read_bytes(p, limit=MAX_FILE_BYTES if fmt in ("columns", "bruker-raw") else MAX_PARSED_FILE_BYTES)
     if fmt == "columns":
         from instruments.io.columns import read_columns
 

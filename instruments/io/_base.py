@@ -8,8 +8,11 @@ then what was expected and what was found, e.g.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,11 +32,27 @@ __all__ = [
     "guard",
     "number",
     "MAX_FILE_BYTES",
+    "MAX_PARSED_FILE_BYTES",
+    "MAX_DECLARED_BYTES",
     "KALPHA",
+    "regular_file_problem",
+    "check_regular_file",
+    "check_nonempty_file",
+    "check_declared_size",
+    "available_memory_bytes",
+    "size_text",
 ]
 
-#: readers refuse files larger than this (a measured pattern, spectrum or isotherm is far smaller)
-MAX_FILE_BYTES = 2 * 1024**3
+#: Readers refuse files larger than this (a measured pattern, spectrum or isotherm is far smaller: 10⁴ lines,
+#: a few hundred kB). Text columns are parsed by NumPy's C reader with about 3× the file size at the peak (the
+#: bytes, the decoded text, the table), so the limit keeps a text reader under ~3.5 GB.
+MAX_FILE_BYTES = 1_000_000_000
+#: Formats parsed into Python objects before their numbers are taken (XML trees, JCAMP-DX, AIF, conditions logs)
+#: need tens of times the file size; they are refused above this size (a real one is below 10 MB).
+MAX_PARSED_FILE_BYTES = 100_000_000
+#: Datasets and images whose declared size (as float64, what the readers convert to) exceeds this, or half the
+#: memory available, are refused before anything is read: a compressed 0.8 MB HDF5 file can declare 3.2 GB.
+MAX_DECLARED_BYTES = 2_000_000_000
 
 #: Kα1, Kα2, Kβ wavelengths [Å] of the common anodes, for formats that name only the anode (one table for the
 #: package: :data:`mofcore.constants.XRAY_LINES_A`, with its sources).
@@ -48,21 +67,115 @@ def fail(path: str | Path, where: str | None, message: str) -> DataFormatError:
     return DataFormatError(f"{place}: {message}")
 
 
-def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The whole file, or a :class:`DataFormatError` if it is missing, unreadable, empty or too big."""
+def size_text(n_bytes: float) -> str:
+    """A byte count as a message shows it: ``3.2 GB``, ``512 kB``, ``17 bytes`` (decimal units)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{int(n_bytes)} bytes"
+
+
+def regular_file_problem(path: str | Path) -> str | None:
+    """``None`` when ``path`` is (a link to) a regular file, else what it is, for a message: ``"no such file"``,
+    ``"a FIFO (named pipe)"``, ``"a folder"``, ``"a character device"``, ``"a symbolic link loop (…)"``, ….
+
+    Only ``stat`` is called, which never blocks: opening a FIFO would wait forever for a writer, reading a
+    character device such as ``/dev/zero`` would never end. A symbolic-link loop is named as such, not as a
+    missing file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link (its target does not exist)" if os.path.islink(path) else "no such file"
+    except ValueError:  # a NUL character in the name
+        return "not a usable file name (it contains a NUL character)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (too many levels of symbolic links)"
+        if exc.errno == errno.ENOTDIR:
+            return "no such file (a part of the path is a file, not a folder)"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def check_regular_file(path: Path, what: str = "a regular file") -> None:
+    """Raise :class:`DataFormatError` unless ``path`` is (a link to) a regular file (see :func:`regular_file_problem`):
+    ``"<path>: no such file"``, or ``"<path>: expected a regular file, got a FIFO (named pipe)"``."""
+    problem = regular_file_problem(path)
+    if problem is None:
+        return
+    if problem.startswith(("no such file", "cannot be read", "not a usable")):
+        raise fail(path, None, problem)
+    raise fail(path, None, f"expected {what}, got {problem}")
+
+
+def available_memory_bytes() -> int:
+    """Memory available to a new allocation on this host: ``MemAvailable`` of ``/proc/meminfo`` (Linux), else
+    the free pages (``os.sysconf``), else the physical memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return int(os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, OSError, ValueError):
+            continue
+    return MAX_DECLARED_BYTES * 2
+
+
+def check_declared_size(path: Path, where: str | None, need_bytes: int, what: str) -> None:
+    """Refuse, before reading, data whose declared size does not fit the reading limit.
+
+    The limit is :data:`MAX_DECLARED_BYTES` or half the memory available now, whichever is smaller. ``what``
+    describes the data (``"a (4000, 100000) signal as float64"``); the message says what it needs and the limit.
+    """
+    available = available_memory_bytes()
+    limit = min(MAX_DECLARED_BYTES, available // 2)
+    if need_bytes > limit:
+        why = (f"the {size_text(MAX_DECLARED_BYTES)} limit for a measurement read into memory"
+               if limit == MAX_DECLARED_BYTES else f"half of the {size_text(available)} of memory available now")
+        raise fail(path, where, f"{what} needs {size_text(need_bytes)}, limit {size_text(limit)} ({why}); "
+                                f"nothing was read")
+
+
+def check_nonempty_file(path: Path) -> None:
+    """What :func:`read_bytes` checks (a regular file, not empty) for formats whose library opens the file itself."""
+    check_regular_file(path)
     try:
         size = path.stat().st_size
-    except FileNotFoundError:
-        raise DataFormatError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror})") from None
+    if size == 0:
+        raise fail(path, "byte 0", "the file is empty")
+
+
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The whole file, or a :class:`DataFormatError` if it is missing, not a regular file (a FIFO, a device, a
+    folder, a link loop), unreadable, empty or larger than ``limit``."""
+    check_regular_file(path)
+    try:
+        size = path.stat().st_size
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot be read ({exc.strerror})") from None
     if size > limit:
-        raise fail(path, None, f"file of {size} bytes is larger than the {limit}-byte limit for a measurement")
+        raise fail(path, None, f"file of {size_text(size)} ({size} bytes) is larger than the {size_text(limit)} limit "
+                               f"for a measurement file of this format")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot be read ({exc.strerror})") from None
-    if not data.strip():
+    if not data or data.isspace():  # (not data.strip(): that copies the whole file)
         raise fail(path, "byte 0", "the file is empty")
     return data
 

@@ -98,8 +98,7 @@ def parse_cif_like(path: Path, text: str) -> tuple[dict[str, tuple[str, int]], l
                 values.append((t.lstrip("\x00"), tokens[i][1]))
                 i += 1
             if len(values) % len(names):
-                last = values[-1][1] if values else line
-                raise fail(path, f"line {last}", f"loop_ of {len(names)} items holds {len(values)} values (not a multiple)")
+                raise _ragged(path, names, values, line)
             rows = [values[k:k + len(names)] for k in range(0, len(values), len(names))]
             loops.append((names, rows, line))
             continue
@@ -116,6 +115,27 @@ def parse_cif_like(path: Path, text: str) -> tuple[dict[str, tuple[str, int]], l
     if not seen_data:
         raise fail(path, "line 1", "no 'data_' block")
     return items, loops
+
+
+def _ragged(path: Path, names: list[str], values: list[tuple[str, int]], loop_line: int) -> Exception:
+    """The error for a loop whose value count is not a multiple of its item count, naming the ragged row's line.
+
+    AIF writers put one row per line; the first line that holds another number of values than the loop has items
+    is the ragged row. A loop that spreads its rows over lines otherwise (CIF allows it) is named by its last line.
+    """
+    per_line: dict[int, int] = {}
+    for _, lineno in values:
+        per_line[lineno] = per_line.get(lineno, 0) + 1
+    n = len(names)
+    odd = [lineno for lineno, count in per_line.items() if count != n]
+    if len(odd) < len(per_line):  # most lines hold one row each: the first odd line is the ragged row
+        lineno = odd[0]
+        k = per_line[lineno]
+        return fail(path, f"line {lineno}", f"loop_ of {n} items holds {len(values)} values (not a multiple): this "
+                                            f"row has {k} value{'s' if k != 1 else ''} where the loop_ on line "
+                                            f"{loop_line} names {n} ({' '.join(names)})")
+    last = values[-1][1] if values else loop_line
+    return fail(path, f"line {last}", f"loop_ of {n} items holds {len(values)} values (not a multiple)")
 
 
 def read_aif(path: Path, data: bytes) -> MeasurementSeries:

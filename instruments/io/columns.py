@@ -1,9 +1,12 @@
 """Text column files: ``.xy``, ``.xye``, ``.dat``, ``.csv``, ``.txt``, GudrunX ``.int01``, tidy isotherm CSV.
 
-No library: NumPy's ``loadtxt``/``genfromtxt`` and pandas' ``read_csv`` either stop at the first
-oddity with a message that names no line, or silently turn bad cells into NaN; a measurement reader
-must refuse a bad line by number. The files are small (10⁴ lines), so a per-line pass costs
-milliseconds.
+Parsing: the comments, the header and the first data row are sniffed line by line; the numbers are then read
+by NumPy's C ``loadtxt`` from a generator of the remaining lines, so that memory stays near the size of the
+file (the bytes, the decoded text and the float64 table: about 3× a 100 MB file at the peak, where a Python list
+of lines and cells took 24×). ``loadtxt`` names no line when it stops, and reads NaN, ``inf`` and overflow
+without complaint; whenever it stops, a value is not finite, or a column holds text (isotherm branches), a
+streaming per-line pass (one row at a time into a compact ``array``) reads the file instead and refuses the
+first bad line by number, as a measurement reader must.
 
 Sniffing
     * comment lines start with ``#``, ``!``, ``;``, ``%``, ``//`` or ``*``; those that state
@@ -32,6 +35,8 @@ with its line (a first column that is not 2θ needs ``axis=``).
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +91,78 @@ def _column_index(path: Path, names: list[str] | None, chosen: Any, option: str,
     raise fail(path, None, f"{option} must be a column number or name, got {chosen!r}")
 
 
+#: the characters ``str.splitlines`` breaks lines at (``\r\n`` counts as one break)
+_LINE_BODY = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
+
+
+def _lines(text: str, start: int = 0, lineno: int = 1) -> Iterator[tuple[int, int, str]]:
+    """(line number, offset, line) from ``start``: ``enumerate(text.splitlines(), 1)`` without the list."""
+    pos, end_of_text = start, len(text)
+    while pos < end_of_text:
+        end = _LINE_BODY.match(text, pos).end()  # type: ignore[union-attr]
+        yield lineno, pos, text[pos:end]
+        pos = end + (2 if text.startswith("\r\n", end) else 1)
+        lineno += 1
+
+
+def _data_lines(text: str, first: tuple[int, int]) -> Iterator[tuple[int, str]]:
+    """(line number, stripped line) of every data row from the first one on (blank and comment lines skipped)."""
+    lineno, offset = first
+    for n, _, raw in _lines(text, offset, lineno):
+        line = raw.strip()
+        if line and not line.startswith(_COMMENT):
+            yield n, line
+
+
+class _RowLines:
+    """The line number of data row ``i``, found by scanning the text again (only an error message needs one)."""
+
+    def __init__(self, text: str, first: tuple[int, int]):
+        self.text, self.first = text, first
+
+    def __call__(self, i: int) -> int:
+        for r, (lineno, _) in enumerate(_data_lines(self.text, self.first)):
+            if r == i:
+                return lineno
+        raise IndexError(i)  # pragma: no cover - rows and lines come from the same text
+
+
+def _fast_table(text: str, first: tuple[int, int], delimiter: str | None, n_cols: int) -> np.ndarray | None:
+    """Every row as float64 by NumPy's C reader, or ``None`` when it stops or a value is not finite (then the
+    line-by-line reader finds the line and says what is wrong with it)."""
+    try:
+        table = np.loadtxt((line for _, line in _data_lines(text, first)), dtype=np.float64, delimiter=delimiter,
+                           comments=None, quotechar='"' if delimiter is not None else None, ndmin=2)
+    except (ValueError, TypeError, IndexError):
+        return None
+    if table.shape[1] != n_cols or not np.isfinite(table).all():
+        return None
+    return table
+
+
+def _checked_table(
+    path: Path, text: str, first: tuple[int, int], delimiter: str | None, n_cols: int, numeric: list[int],
+    text_columns: set[int],
+) -> tuple[np.ndarray, array, dict[int, list[str]]]:
+    """The numeric cells row by row (a compact ``array``, not a list of lines), the line of every row and the
+    cells of the text columns; the first bad line raises :class:`DataFormatError` naming it."""
+    values = array("d")
+    lines = array("q")
+    labels: dict[int, list[str]] = {i: [] for i in sorted(text_columns)}
+    for lineno, line in _data_lines(text, first):
+        cells = _split(line, delimiter)
+        if len(cells) != n_cols:
+            raise fail(path, f"line {lineno}", f"expected {n_cols} columns like line {first[0]}, got {len(cells)}")
+        for i in numeric:
+            values.append(parse_float(cells[i], path, f"line {lineno}", f"a number in column {i + 1}"))
+        for i, column in labels.items():
+            column.append(cells[i])
+        lines.append(lineno)
+    table = np.full((len(lines), n_cols), np.nan)
+    table[:, numeric] = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(numeric))
+    return table, lines, labels
+
+
 def read_columns(
     path: Path,
     data: bytes,
@@ -120,26 +197,24 @@ def read_columns(
         A :class:`Measurement`, or a :class:`MeasurementSeries` for an isotherm with branches.
     """
     text = decode_text(path, data)
-    lines = text.splitlines()
     comments: list[str] = []
     header: list[str] | None = None
     header_line = 0
     delimiter: str | None = None
-    rows: list[list[str]] = []
-    row_lines: list[int] = []
+    first: tuple[int, int] | None = None  # (line number, offset) of the first data row
     text_columns: set[int] = set()
     n_cols = 0
+    last_line = 0
 
-    for lineno, raw in enumerate(lines, start=1):
+    for lineno, offset, raw in _lines(text):
+        last_line = lineno
         line = raw.strip()
         if not line:
             continue
         if line.startswith(_COMMENT):
-            if rows:
-                continue  # trailing comments
             comments.append(line.lstrip("#!;%/* \t"))
             continue
-        if not rows and header is None:
+        if header is None:
             delimiter = _choose_delimiter(line)
             cells = _split(line, delimiter)
             if not all(_is_number(c) for c in cells):
@@ -149,39 +224,38 @@ def read_columns(
                 header = cells
                 header_line = lineno
                 continue
-        if not rows:
-            if delimiter is None:
-                delimiter = _choose_delimiter(line)
-            cells = _split(line, delimiter)
-            n_cols = len(cells)
-            if header is not None and len(header) != n_cols:
-                raise fail(
-                    path, f"line {lineno}",
-                    f"{n_cols} cells but the header on line {header_line} names {len(header)} columns",
-                )
-            for i, c in enumerate(cells):
-                if not _is_number(c):
-                    if header is None:
-                        raise fail(path, f"line {lineno}", f"expected numbers, got {c[:40]!r} in column {i + 1}")
-                    text_columns.add(i)
-        else:
-            cells = _split(line, delimiter)
-            if len(cells) != n_cols:
-                raise fail(path, f"line {lineno}", f"expected {n_cols} columns like line {row_lines[0]}, got {len(cells)}")
-        rows.append(cells)
-        row_lines.append(lineno)
+        if delimiter is None:
+            delimiter = _choose_delimiter(line)
+        cells = _split(line, delimiter)
+        n_cols = len(cells)
+        if header is not None and len(header) != n_cols:
+            raise fail(
+                path, f"line {lineno}",
+                f"{n_cols} cells but the header on line {header_line} names {len(header)} columns",
+            )
+        for i, c in enumerate(cells):
+            if not _is_number(c):
+                if header is None:
+                    raise fail(path, f"line {lineno}", f"expected numbers, got {c[:40]!r} in column {i + 1}")
+                text_columns.add(i)
+        first = (lineno, offset)
+        break
 
-    if not rows:
-        raise fail(path, f"line {len(lines)}", "no data rows (the file holds only comments or a header)")
+    if first is None:
+        raise fail(path, f"line {last_line}", "no data rows (the file holds only comments or a header)")
     numeric = [i for i in range(n_cols) if i not in text_columns]
     if len(numeric) < 2:
-        raise fail(path, f"line {row_lines[0]}", f"expected at least 2 numeric columns (axis and values), found {len(numeric)}")
+        raise fail(path, f"line {first[0]}",
+                   f"expected at least 2 numeric columns (axis and values), found {len(numeric)}")
 
-    # parse every numeric cell with its line number
-    table = np.empty((len(rows), n_cols), dtype=np.float64)
-    for r, (cells, lineno) in enumerate(zip(rows, row_lines, strict=True)):
-        for i in numeric:
-            table[r, i] = parse_float(cells[i], path, f"line {lineno}", f"a number in column {i + 1}")
+    # every numeric cell, by NumPy's C reader when it can; else line by line, refusing the first bad line
+    table = None if text_columns else _fast_table(text, first, delimiter, n_cols)
+    text_cells: dict[int, list[str]] = {}
+    if table is None:
+        table, row_line_array, text_cells = _checked_table(path, text, first, delimiter, n_cols, numeric, text_columns)
+        row_line: Callable[[int], int] = row_line_array.__getitem__
+    else:
+        row_line = _RowLines(text, first)
 
     metadata: dict[str, Any] = {}
     conditions: dict[str, float] = {}
@@ -203,7 +277,8 @@ def read_columns(
         p_idx = next((i for i in numeric if (a := axis_from_label(names[i])) and a[0] == "pressure"), None)
         u_idx = next((i for i in numeric if _UPTAKE_NAME.search(names[i])), None)
         if p_idx is not None and u_idx is not None and x_column is None:
-            return _isotherm(path, names, rows, row_lines, table, p_idx, u_idx, y_column, text_columns, metadata, conditions)
+            return _isotherm(path, names, text_cells, row_line, table, p_idx, u_idx, y_column, text_columns, metadata,
+                             conditions)
 
     xi = _column_index(path, names, x_column, "x_column", n_cols) if x_column is not None else None
     if xi is None and names is not None:
@@ -211,11 +286,11 @@ def read_columns(
     if xi is None:
         xi = numeric[0]
     if xi in text_columns:
-        raise fail(path, f"line {row_lines[0]}", f"the axis column {xi + 1} holds text, not numbers")
+        raise fail(path, f"line {first[0]}", f"the axis column {xi + 1} holds text, not numbers")
     rest = [i for i in numeric if i != xi]
     yi = _column_index(path, names, y_column, "y_column", n_cols) if y_column is not None else rest[0]
     if yi in text_columns:
-        raise fail(path, f"line {row_lines[0]}", f"the value column {yi + 1} holds text, not numbers")
+        raise fail(path, f"line {first[0]}", f"the value column {yi + 1} holds text, not numbers")
     si: int | None
     if sigma_column is not None:
         si = _column_index(path, names, sigma_column, "sigma_column", n_cols)
@@ -247,9 +322,13 @@ def read_columns(
         metadata["axis_assumed"] = True
 
     x = table[:, xi] * factor
-    y = table[:, yi]
-    where = lambda i: f"line {row_lines[i]}"  # noqa: E731
+    y = np.ascontiguousarray(table[:, yi])
+    sigma_values = None if si is None else np.ascontiguousarray(table[:, si])
+    del table  # the columns are copies: the table's memory goes back before the checks allocate
+    where = lambda i: f"line {row_line(i)}"  # noqa: E731
     order = check_axis(path, x, f"the {axis_name} axis (column {xi + 1})", where)
+    reverse = x.size > 1 and order[0] > order[-1]  # check_axis gives the identity or the reversal: views, not copies
+    ordered = (lambda a: a[::-1]) if reverse else (lambda a: a)  # noqa: E731
     if axis_name == "two_theta":
         outside = np.flatnonzero(~((x > 0.0) & (x < 180.0)))
         if outside.size:
@@ -259,8 +338,8 @@ def read_columns(
     check_finite(path, y, f"the value in column {yi + 1}", where)
     sigma = None
     kind = "unknown"
-    if si is not None:
-        sigma = table[:, si]
+    if sigma_values is not None:
+        sigma = sigma_values
         neg = np.flatnonzero(sigma < 0)
         if neg.size:
             raise fail(path, where(int(neg[0])), f"negative uncertainty {number(sigma[neg[0]])} in column {si + 1}")
@@ -284,9 +363,9 @@ def read_columns(
     if technique == "total-scattering" and axis_name == "q" and quantity is None:
         quantity = "F(Q)"
     return Measurement(
-        axis=Axis(x[order], axis_name, axis_u),
-        values=y[order],
-        uncertainties=None if sigma is None else np.asarray(sigma)[order],
+        axis=Axis(ordered(x), axis_name, axis_u),
+        values=ordered(y),
+        uncertainties=None if sigma is None else ordered(np.asarray(sigma)),
         quantity=quantity or (y_name if y_name else "intensity"),
         unit=unit or "arb.",
         technique=technique,
@@ -295,7 +374,7 @@ def read_columns(
         wavelength_ang=wavelength_ang,
         metadata=metadata,
         source=str(path),
-        source_line=row_lines[0],
+        source_line=first[0],
         format="csv" if delimiter in (",", ";", "\t") else (path.suffix.lower().lstrip(".") or "columns"),
     )
 
@@ -303,8 +382,8 @@ def read_columns(
 def _isotherm(
     path: Path,
     names: list[str],
-    rows: list[list[str]],
-    row_lines: list[int],
+    text_cells: dict[int, list[str]],
+    row_line: Callable[[int], int],
     table: np.ndarray,
     p_idx: int,
     u_idx: int,
@@ -319,7 +398,7 @@ def _isotherm(
     _, _, factor = axis_from_label(names[p_idx]) or ("pressure", "bar", 1.0)
     p = table[:, p_idx] * factor
     u = table[:, u_idx]
-    where = lambda i: f"line {row_lines[i]}"  # noqa: E731
+    where = lambda i: f"line {row_line(i)}"  # noqa: E731
     check_finite(path, p, f"the pressure (column {p_idx + 1})", where)
     check_finite(path, u, f"the uptake (column {u_idx + 1})", where)
     neg = np.flatnonzero(p < 0)
@@ -332,14 +411,15 @@ def _isotherm(
     if branch_idx is None:
         return Measurement(
             axis=Axis(p, "pressure", "bar"), values=u, quantity="uptake", unit=unit, technique="isotherm",
-            conditions=conditions, metadata=meta, source=str(path), source_line=row_lines[0], format="isotherm-csv",
+            conditions=conditions, metadata=meta, source=str(path), source_line=row_line(0), format="isotherm-csv",
         )
     branches = []
-    for cells, lineno in zip(rows, row_lines, strict=True):
-        label = _BRANCHES.get(cells[branch_idx].strip().lower())
+    for r, cell in enumerate(text_cells[branch_idx]):
+        label = _BRANCHES.get(cell.strip().lower())
         if label is None:
-            shown = cells[branch_idx][:30]
-            raise fail(path, f"line {lineno}", f"branch {shown!r} in column {branch_idx + 1} is not an isotherm branch "
+            shown = cell[:30]
+            raise fail(path, f"line {row_line(r)}",
+                       f"branch {shown!r} in column {branch_idx + 1} is not an isotherm branch "
                        "(expected adsorption/ads or desorption/des, any case)")
         branches.append(label)
     labels = list(dict.fromkeys(branches))
@@ -351,7 +431,7 @@ def _isotherm(
             Measurement(
                 axis=Axis(p[sel], "pressure", "bar"), values=u[sel], quantity="uptake", unit=unit,
                 technique="isotherm", conditions=conditions, metadata={**meta, "branch": label},
-                source=str(path), source_line=row_lines[first], format="isotherm-csv",
+                source=str(path), source_line=row_line(first), format="isotherm-csv",
             )
         )
     return MeasurementSeries(tuple(items), tuple(labels), format="isotherm-csv", source=str(path), metadata=meta)

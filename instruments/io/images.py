@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.io._base import fail, guard
+from instruments.io._base import check_declared_size, fail, guard, number
 from instruments.measurement import Measurement, MeasurementSeries
 from instruments.observable import Axis
 
@@ -57,7 +57,7 @@ def image_measurement(path: Path, data: np.ndarray, pixel_ang: tuple[float, floa
     bad = np.flatnonzero(~np.isfinite(arr.ravel()))
     if bad.size:
         idx = np.unravel_index(int(bad[0]), arr.shape)
-        raise fail(path, f"pixel {tuple(int(i) for i in idx)}", f"value {arr[idx]} is not finite")
+        raise fail(path, f"pixel {tuple(int(i) for i in idx)}", f"value {number(arr[idx])} is not finite")
     meta = {**meta, "pixel_size_ang": list(pixel_ang) if pixel_ang else "unknown"}
     xa, ya = _axes(arr.shape, pixel_ang)
     frames = [arr] if arr.ndim == 2 else list(arr)
@@ -80,6 +80,11 @@ def read_tiff(path: Path) -> Measurement | MeasurementSeries:
             if not tif.pages:
                 raise fail(path, None, "not a readable TIFF: no image pages")
             page = tif.pages[0]
+            series = tif.series[0] if tif.series else None
+            if series is not None:  # compressed pages can declare far more than the file holds
+                shape = tuple(int(n) for n in series.shape)
+                check_declared_size(path, None, 8 * int(np.prod(shape, dtype=np.float64)),
+                                    f"a {' × '.join(map(str, shape))} image read as float64")
             arr = tif.asarray()
             meta: dict[str, Any] = {"tiff_shape": list(arr.shape), "dtype": str(arr.dtype)}
             pixel = None

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.io._base import check_axis, check_finite, decode_text, fail, parse_float
+from instruments.io._base import check_axis, check_finite, decode_text, fail, number, parse_float
 from instruments.measurement import Measurement, MeasurementSeries
 from instruments.observable import Axis
 
@@ -201,7 +201,7 @@ def _decode_xydata(path: Path, labels: dict[str, tuple[str, int]], rows: list[tu
         if prev_dif and ys:
             # Y check value: the first ordinate repeats the last of the previous line
             if abs(ords[0] - ys[-1]) > 1e-6 * max(1.0, abs(ys[-1])):
-                raise fail(path, where, f"Y check value {ords[0]} does not match the previous line's last ordinate {ys[-1]}")
+                raise fail(path, where, f"Y check value {number(ords[0])} does not match the previous line's last ordinate {number(ys[-1])}")
             ords = ords[1:]
         ys.extend(ords)
         prev_dif = ended_dif

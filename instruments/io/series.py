@@ -32,7 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from instruments.io._base import check_axis, check_finite, decode_text, fail, number, parse_float, read_bytes
+from instruments.io._base import (
+    MAX_PARSED_FILE_BYTES,
+    check_axis,
+    check_declared_size,
+    check_finite,
+    decode_text,
+    fail,
+    number,
+    parse_float,
+    read_bytes,
+)
 from instruments.io._quantities import PRESSURE_PA, TIME_S, axis_from_label, to_kelvin
 from instruments.measurement import Measurement, MeasurementSeries
 from instruments.observable import AXIS_TECHNIQUE, Axis
@@ -71,7 +81,7 @@ def _condition_column(name: str) -> tuple[str, Callable[[float], float]] | None:
 
 def read_conditions_log(path: Path) -> tuple[list[str] | None, list[dict[str, float]]]:
     """Parse a conditions log: (file names per row or None, conditions per row in internal units)."""
-    text = decode_text(path, read_bytes(path))
+    text = decode_text(path, read_bytes(path, limit=MAX_PARSED_FILE_BYTES))
     rows = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.lstrip().startswith("#")]
     if len(rows) < 2:
         raise fail(path, f"line {rows[0][0] if rows else 1}", "a conditions log needs a header row and at least one data row")
@@ -282,7 +292,7 @@ def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -
     if sig_name is None or sig_name not in group or not isinstance(group[sig_name], h5py.Dataset):
         raise fail(path, f"group {group.name}", f"no signal dataset (looked for @signal, intensity, data); has {list(group.keys())[:10]}")
     sig = group[sig_name]
-    if sig.ndim not in (1, 2) or sig.size == 0 or sig.size > 5 * 10**8:
+    if sig.ndim not in (1, 2) or sig.size == 0:
         raise fail(path, f"dataset {sig.name}", f"expected a (n_points,) or (n_frames, n_points) signal, shape {sig.shape}")
     axes_attr = _attr_str(group, "axes")
     axes_list = axes_attr if isinstance(axes_attr, list) else [axes_attr] if axes_attr else []
@@ -294,11 +304,20 @@ def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -
     n_points = sig.shape[-1]
     if ax_ds.ndim != 1 or ax_ds.shape[0] != n_points:
         raise fail(path, f"dataset {ax_ds.name}", f"axis of shape {ax_ds.shape} does not match {n_points} signal points")
+    err_ds = next((group[n] for n in (f"{sig_name}_errors", "errors")
+                   if n in group and isinstance(group[n], h5py.Dataset) and group[n].shape == sig.shape), None)
+    # the declared sizes, before anything is read: a few kB of compressed chunks can declare gigabytes. The signal
+    # (and its uncertainties) are read as float64 and copied once more into the frames.
+    shape = " × ".join(str(int(n)) for n in sig.shape)
+    check_declared_size(path, f"dataset {sig.name}", 8 * sig.size * (2 if err_ds is not None else 1),
+                        f"a {shape} signal{' with its uncertainties' if err_ds is not None else ''} read as float64")
     x = _numbers(path, ax_ds, "the axis")
     y = _numbers(path, sig, "the signal")
     name, unit, factor = _unit_axis(ax_name, _attr_text(ax_ds, "units"))
     x = x * factor
     order = check_axis(path, x, f"the axis {ax_ds.name}", lambda i: f"dataset {ax_ds.name}[{i}]")
+    reverse = x.size > 1 and order[0] > order[-1]  # identity or reversal: the frames are views, not copies
+    ordered = (lambda a: a[::-1]) if reverse else (lambda a: a)  # noqa: E731
     y2 = y.reshape(-1, n_points)
     check_finite(path, y2, "a signal value", lambda i: f"dataset {sig.name}{_index(sig.shape, i)}")
     sig_units = _attr_text(sig, "units") or "arb."
@@ -307,8 +326,6 @@ def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -
         if neg.size:
             i = int(neg[0])
             raise fail(path, f"dataset {sig.name}{_index(sig.shape, i)}", f"negative count {number(y2.flat[i])} (@units = {sig_units!r})")
-    err_ds = next((group[n] for n in (f"{sig_name}_errors", "errors")
-                   if n in group and isinstance(group[n], h5py.Dataset) and group[n].shape == sig.shape), None)
     err = None
     if err_ds is not None:
         err = _numbers(path, err_ds, "the uncertainties").reshape(y2.shape)
@@ -327,8 +344,8 @@ def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -
     technique = AXIS_TECHNIQUE.get(name, "")
     items = [
         Measurement(
-            axis=Axis(x[order], name, unit), values=y2[k][order],
-            uncertainties=None if err is None else err[k][order],
+            axis=Axis(ordered(x), name, unit), values=ordered(y2[k]),
+            uncertainties=None if err is None else ordered(err[k]),
             quantity=sig_name, unit=sig_units, technique=technique,
             uncertainty_kind="file" if err is not None else "unknown",
             conditions={key: float(v[k]) for key, v in conds.items()}, wavelength_ang=lam,

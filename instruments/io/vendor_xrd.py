@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.io._base import KALPHA, check_axis, check_finite, decode_text, fail, parse_float
+from instruments.io._base import KALPHA, check_axis, check_finite, decode_text, fail, number, parse_float
 from instruments.io._xml import find, float_of, iter_local, local, parse_xml, text_of
 from instruments.measurement import Measurement, MeasurementSeries, counting_uncertainty
 from instruments.observable import Axis
@@ -140,7 +140,7 @@ def _brml_scan(path: Path, member: str, root: Any) -> Measurement:
     check_finite(path, y, "a count", loc)
     neg = np.flatnonzero(y < 0)
     if neg.size:
-        raise fail(path, loc(int(neg[0])), f"negative count {y[neg[0]]!r}")
+        raise fail(path, loc(int(neg[0])), f"negative count {number(y[neg[0]])}")
     meta: dict[str, Any] = {}
     tube = next(iter_local(root, "TubeMaterial"), None)
     if text_of(tube):

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.io._base import check_axis, check_finite, fail, parse_float
+from instruments.io._base import check_axis, check_finite, fail, number, parse_float
 from instruments.io._xml import children, find, findall, float_of, local, parse_xml, text_of
 from instruments.measurement import Measurement, MeasurementSeries, counting_uncertainty
 from instruments.observable import Axis
@@ -142,7 +142,7 @@ def read_xrdml(path: Path, data: bytes) -> Measurement | MeasurementSeries:
             check_finite(path, values, "an intensity", lambda i: f"{where}, point {i + 1}")
             neg = np.flatnonzero(values < 0)
             if neg.size and sigma is not None:
-                raise fail(path, f"{where}, point {int(neg[0]) + 1}", f"negative count {values[neg[0]]!r}")
+                raise fail(path, f"{where}, point {int(neg[0]) + 1}", f"negative count {number(values[neg[0]])}")
             scan_axis = scan.get("scanAxis", "")
             axis_key = "Omega" if scan_axis in ("Omega", "Phi", "Chi") else "2Theta"
             x = _scan_axis_positions(path, dp, axis_key, values.size, where)

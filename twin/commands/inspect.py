@@ -54,6 +54,9 @@ def _handle(args: argparse.Namespace) -> int:
     from instruments.io import detect_format, read_measurement
 
     options: dict[str, Any] = {}
+    if args.wavelength is not None and not (math.isfinite(args.wavelength) and 0.0 < args.wavelength <= 100.0):
+        raise TwinError(f"--wavelength: expected a wavelength in Å between 0 and 100, such as 1.5406, got "
+                        f"{args.wavelength:g}")
     fmt = args.format or detect_format(args.path)
     if fmt in ("columns", "folder"):
         if args.axis:
@@ -64,7 +67,7 @@ def _handle(args: argparse.Namespace) -> int:
         options["conditions"] = args.conditions
     if args.pattern is not None:
         if fmt != "folder":
-            raise TwinError(f"twin inspect: --pattern selects files in a folder series; {args.path} is read as {fmt!r}")
+            raise TwinError(f"--pattern selects files in a folder series; {args.path} is read as {fmt!r}")
         options["pattern"] = args.pattern
     result = read_measurement(args.path, format=args.format, **(options if not fmt.startswith("unsupported:") else {}))
     summary = _clean(result.summary())

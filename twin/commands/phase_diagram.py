@@ -17,10 +17,16 @@ import numpy as np
 from twin.commands._common import print_json, progress
 from twin.commands.isotherm import compute_isotherm, pressure_grid
 from twin.errors import MaterialError, UnitError
+from twin.scenario import MAX_PRESSURE_PA
 from twin.thermo.gases import check_below_saturation
 from twin.units import parse_range
 
-__all__ = ["register"]
+__all__ = ["register", "MAX_POINTS", "MAX_TEMPERATURES"]
+
+#: --points and --temperatures limits (docs/limits.md): the grid of 10⁴ × 10³ = 10⁷ (T, p) cells takes about 40 s
+#: and 2.2 GB; 10⁵ × 10⁵ aborted inside XLA
+MAX_POINTS = 10_000
+MAX_TEMPERATURES = 1_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--guest", required=True, help="guest gas, e.g. CO2")
     parser.add_argument("--temperature", default="200..330 K", help='temperature range, e.g. "200..330 K"')
     parser.add_argument("--pressure", default="0.01..40 bar", help='pressure range, e.g. "0.01..40 bar"; must lie below the saturation pressure at the lowest T')
-    parser.add_argument("--points", type=int, default=120, help="pressure points (log grid, default 120)")
-    parser.add_argument("--temperatures", type=int, default=27, help="temperature points (default 27)")
+    parser.add_argument("--points", type=int, default=120,
+                        help=f"pressure points (log grid), 2 to {MAX_POINTS} (default 120)")
+    parser.add_argument("--temperatures", type=int, default=27,
+                        help=f"temperature points, 2 to {MAX_TEMPERATURES} (default 27)")
     parser.add_argument("-o", "--output", metavar="CSV", help="CSV file to write (a PNG is written beside it)")
     parser.add_argument("--json", action="store_true", help="print transition pressures per temperature as JSON")
     parser.set_defaults(handler=_handle)
@@ -44,6 +52,11 @@ def _handle(args: argparse.Namespace) -> int:
     from twin.material import load_material
     from twin.thermo.transitions import phase_diagram
 
+    for option, value, maximum in (("--points", args.points, MAX_POINTS),
+                                   ("--temperatures", args.temperatures, MAX_TEMPERATURES)):
+        if not 2 <= value <= maximum:  # before anything is loaded or allocated
+            raise UnitError(f"{option}: expected an integer from 2 to {maximum} (the limit of the (T, p) grid), "
+                            f"got {value}")
     material = load_material(args.material)
     if args.guest not in material.guests:
         raise MaterialError(
@@ -52,10 +65,11 @@ def _handle(args: argparse.Namespace) -> int:
     t_lo, t_hi = parse_range(args.temperature, "temperature", where="--temperature")
     material.check_temperature(t_lo, where="--temperature")
     material.check_temperature(t_hi, where="--temperature")
-    if args.temperatures < 2:
-        raise UnitError(f"--temperatures: expected an integer >= 2, got {args.temperatures}")
     temps = np.linspace(t_lo, t_hi, args.temperatures)
-    grid = pressure_grid(args.pressure, args.points)
+    grid = pressure_grid(args.pressure, args.points, maximum=MAX_POINTS)
+    if grid[-1] > MAX_PRESSURE_PA:  # float32 thermodynamics overflow far above it (1e38 Pa)
+        raise UnitError(f"--pressure: expected a range up to {MAX_PRESSURE_PA / 1e5:g} bar (the scenario's limit), "
+                        f"got {args.pressure!r}")
     # the saturation pressure rises with T: the lowest temperature bounds the whole rectangle
     check_below_saturation(args.guest, float(temps[0]), float(grid[-1]), where="--pressure")
     stable, gap = phase_diagram(material.thermo, temps, grid, args.guest)

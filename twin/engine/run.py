@@ -30,6 +30,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,11 @@ from twin.engine.lattice import build_geometry, crystal_mask, size_in_sites
 from twin.engine.params import block_rescale, mesoscale_from_material
 from twin.engine.sharding import can_shard, lattice_mesh, shard_state
 from twin.engine.summaries import frame_summaries, label_domains, summary_specs
-from twin.errors import NotAvailableError, ScenarioError
+from twin._toml_schema import did_you_mean
+from twin.errors import MaterialError, NotAvailableError, ScenarioError
 from twin.heterogeneity import validate_heterogeneity
 from twin.protocol import compile_protocol, conditions_at
+from twin.scenario import check_steps
 from twin.thermo import phase_loadings
 from twin.trajectory import (
     FieldSpec,
@@ -91,15 +94,26 @@ class Prepared:
                 f"numerics.method = {num.method!r}: checkerboard Metropolis is not available in this version yet "
                 f"(issue 5); use method = \"langevin\""
             )
-        self.material = material = load_material(scenario.material)
+        source = _source(scenario)
+        try:
+            self.material = material = load_material(scenario.material)
+        except MaterialError as error:
+            raise MaterialError(f"{source}: material: {error}") from None
+        open_phase = material.phases[-1]
+        self.cell_A = (open_phase.a_A, open_phase.b_A, open_phase.c_A)
+        # before anything per site is allocated: does the crystal fit at all? (the dry run measures bytes per site)
+        memory, memory_what = _lattice_memory_bytes()
+        _check_fits(scenario, crystal_site_shape(scenario.crystal, self.cell_A), _estimated_bytes_per_site(num),
+                    memory, memory_what, self.cell_A, measured=False)
         table64 = compile_protocol(scenario.protocol)
         for t in (float(np.min(table64.temperature_K)), float(np.max(table64.temperature_K))):
             material.check_temperature(t, where=f"{scenario.source_path or 'scenario'}: protocol temperature")
         unknown = [g for g in scenario.guests if g not in material.guests]
         if unknown:
             raise ScenarioError(
-                f"protocol.gases: guest {unknown[0]!r} has no adsorption parameters in material {material.name!r}; "
-                f"known guests: {', '.join(material.guests)}"
+                f"{source}: protocol.gases.{unknown[0]}: {unknown[0]!r} has no adsorption parameters in material "
+                f"{material.name!r}{_guest_hint(unknown[0], material.guests)}; known guests: "
+                f"{', '.join(material.guests)}"
             )
         if num.guest_diffusion and len(scenario.guests) != 1:
             raise NotAvailableError(
@@ -108,8 +122,6 @@ class Prepared:
             )
         self.table = table64
         self.meso = block_rescale(mesoscale_from_material(material), scenario.crystal.block)
-        open_phase = material.phases[-1]
-        self.cell_A = (open_phase.a_A, open_phase.b_A, open_phase.c_A)
         validate_heterogeneity(scenario.heterogeneity, self.cell_A,
                                Path(scenario.source_path).name if scenario.source_path else "scenario")
         self.geometry = build_geometry(scenario.crystal, scenario.heterogeneity, self.cell_A, scenario.seed)
@@ -121,12 +133,19 @@ class Prepared:
                                           num.guest_diffusion)
         self.dt_limit_s, self.dt_reason = limit, reason
         requested = num.dt_s if num.dt_s is not None else 0.5 * limit
-        self.steps_per_frame = max(1, math.ceil(num.frame_interval_s / requested - 1e-9))
+        if math.isnan(limit) or limit <= 0.0:
+            raise ScenarioError(f"{source}: protocol: the engine's stable time step is {limit!r} s at these conditions "
+                                f"({reason}); the conditions lie outside what the material's parameters describe")
+        duration = float(table64.time_s[-1])
+        self.n_frames = int(math.floor(duration / num.frame_interval_s + 1e-9)) + 1
+        # the scenario checked a given dt; the engine's own step (half its stability limit) is checked here
+        self.steps_per_frame = check_steps(source, "numerics.dt" if num.dt_s is not None else "numerics",
+                                           requested, num.frame_interval_s, self.n_frames,
+                                           "a time step of" if num.dt_s is not None
+                                           else "the engine's stable time step (half its stability limit) of")
         self.dt_s = num.frame_interval_s / self.steps_per_frame
         if num.dt_s is not None and num.dt_s > limit:
             self.dt_s = num.dt_s  # make_engine refuses it with the stated limit
-        duration = float(table64.time_s[-1])
-        self.n_frames = int(math.floor(duration / num.frame_interval_s + 1e-9)) + 1
         self.checkpoint_every = (
             max(1, int(round(num.checkpoint_interval_s / num.frame_interval_s))) if num.checkpoint_interval_s else None
         )
@@ -350,6 +369,7 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False,
         SimulationError: unstable time step, or NaN / η out of range during the run (with step and time).
     """
     out = Path(out_dir)
+    _check_output_paths(out)  # before the simulation, not at its end when the trajectory is renamed into place
     out.mkdir(parents=True, exist_ok=True)
     prep = Prepared(scenario)
     eng, sc = prep.engine, scenario
@@ -456,6 +476,23 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False,
     return path
 
 
+def _check_output_paths(out: Path) -> None:
+    """Refuse an output folder that is a file, or a trajectory/checkpoint path that is not a file (a folder, a FIFO):
+    the run would fail only when it renames or rewrites it."""
+    from instruments.io._base import regular_file_problem
+
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"{out}: the output folder is a file; give another -o OUT")
+    traj = out / TRAJECTORY_NAME
+    for path in (traj, partial_path(traj), out / CHECKPOINT_NAME):
+        if not os.path.lexists(path):
+            continue
+        problem = regular_file_problem(path)
+        if problem is not None and not problem.startswith(("no such file", "a broken")):
+            raise ScenarioError(f"{path}: expected a file the run can replace, got {problem}; remove or rename it, "
+                                f"or give another -o OUT")
+
+
 class _TqdmProgress:
     """The stand-alone progress bar of ``show_progress=True`` (tqdm on stderr, created on the first report)."""
 
@@ -516,6 +553,22 @@ def _write_frame(writer: TrajectoryWriter, prep: Prepared, state: TwinState, tim
 
 # ------------------------------------------------------------------------------------------------ dry run
 _SHAPE_FILL = {"cuboid": 1.0, "plate": 1.0, "needle": 1.0, "sphere": math.pi / 6, "ellipsoid": math.pi / 6}
+#: bytes per site a run needs, as the dry run measures them on XLA CPU (docs/engine.md, "State and memory per
+#: site": 85 B/site in float32 with fast adsorption, 77 with guest transport, 117 in float64), rounded up: what
+#: the run checks before it allocates the lattice (the dry run checks its own measured figure)
+_BYTES_PER_SITE = {"float32": 86.0, "float64": 118.0}
+#: a crystal must fit this fraction of the memory (the dry run's largest_cube_sites uses the same)
+MEMORY_FRACTION = 0.9
+
+
+def _guest_hint(name: str, guests) -> str:
+    """`` (did you mean 'Xe'?)`` for a guest spelt in another case or close to a known one."""
+    same = [g for g in guests if g.lower() == name.lower()]
+    return f" (did you mean {same[0]!r}?)" if same else did_you_mean(name, tuple(guests))
+
+
+def _source(scenario) -> str:
+    return Path(scenario.source_path).name if scenario.source_path else "scenario"
 
 
 def _device_memory_bytes() -> tuple[int, str]:
@@ -526,8 +579,80 @@ def _device_memory_bytes() -> tuple[int, str]:
         stats = {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"]), f"{dev.device_kind} memory limit"
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return int(pages), "host RAM (CPU backend)"
+    from instruments.io._base import available_memory_bytes
+
+    return available_memory_bytes(), "host RAM available now (CPU backend)"
+
+
+def _lattice_memory_bytes(device_memory_bytes: int | None = None) -> tuple[int, str]:
+    """The memory a lattice may take: one device's, times the devices on accelerators (a single crystal is sharded
+    in x-slabs over all of them; forced CPU devices share one RAM)."""
+    memory, what = ((device_memory_bytes, "memory given to the dry run") if device_memory_bytes
+                    else _device_memory_bytes())
+    n_dev = jax.device_count()
+    if n_dev > 1 and jax.devices()[0].platform != "cpu":
+        return memory * n_dev, f"{what} × {n_dev} devices"
+    return memory, what
+
+
+def _estimated_bytes_per_site(numerics) -> float:
+    return _BYTES_PER_SITE.get(numerics.dtype, max(_BYTES_PER_SITE.values()))
+
+
+def crystal_site_shape(crystal, cell_A, block: int | None = None) -> tuple[int, ...]:
+    """Sites of the lattice a crystal needs (the box of every crystal, padded for powders), in Python integers.
+
+    ``(nx, ny, nz)`` for one crystal, ``(n_crystals, nx, ny, nz)`` for a size series or powder (the box of the
+    largest crystal; for a distribution that of median·aspect·e^{2σ}).
+    """
+    b = crystal.block if block is None else block
+    if crystal.sizes_A is not None:
+        boxes = [size_in_sites(s, cell_A, b) for s in crystal.sizes_A]
+        return (len(boxes), *(max(box[i] for box in boxes) for i in range(3)))
+    if crystal.distribution is not None:
+        d = crystal.distribution
+        big = [d.median_A * a * math.exp(2.0 * d.width) for a in d.aspect]
+        return (d.n_crystals, *size_in_sites(big, cell_A, b))
+    if crystal.size_cells is not None:
+        return tuple(max(1, round(Fraction(n, b))) for n in crystal.size_cells)  # exact, as round(n / b) below 2^53
+    return size_in_sites(crystal.size_A, cell_A, b)
+
+
+def _largest_cube(memory: float, per_site: float) -> int:
+    max_sites = int(MEMORY_FRACTION * memory / per_site) if per_site > 0 else 0
+    edge = int(max_sites ** (1.0 / 3.0))
+    while (edge + 1) ** 3 <= max_sites:  # float cube root can land one below
+        edge += 1
+    while edge > 0 and edge**3 > max_sites:
+        edge -= 1
+    return edge
+
+
+def _bytes_text(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _check_fits(scenario, site_shape, per_site: float, memory: int, memory_what: str, cell_A, *,
+                measured: bool) -> None:
+    """Refuse a crystal whose lattice does not fit :data:`MEMORY_FRACTION` of the memory; name the largest that fits."""
+    sites = math.prod(int(n) for n in site_shape)
+    need = sites * per_site
+    if need <= MEMORY_FRACTION * memory:
+        return
+    b = scenario.crystal.block
+    edge = _largest_cube(memory, per_site)
+    um = ", ".join(f"{edge * b * a / 1e4:.3g}" for a in cell_A)
+    how = "measured by the dry run" if measured else "as the dry run measures it"
+    raise ScenarioError(
+        f"{_source(scenario)}: crystal: {sites:.3g} sites ({' × '.join(map(str, site_shape))}) need "
+        f"{_bytes_text(need)} at {per_site:.0f} B/site ({how}), more than {MEMORY_FRACTION:.0%} of the "
+        f"{_bytes_text(memory)} of {memory_what}; the largest cubic crystal that fits is {edge}³ sites "
+        f"({um} µm along a, b, c{f' at block = {b}' if b > 1 else ''}): a smaller crystal, fewer crystals or a "
+        f"larger block (crystal.block) fits"
+    )
 
 
 def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int = 48) -> dict[str, Any]:
@@ -546,26 +671,29 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
         crystal that fits 90 % of one device's memory, and ``largest_cube_sites_all_devices``: the same for a
         lattice sharded over every device (accelerators; forced CPU devices share one RAM).
     """
+    from twin.material import load_material
+
     crystal = scenario.crystal
+    b = crystal.block
+    mem_total, mem_what = ((device_memory_bytes, "memory given to the dry run") if device_memory_bytes
+                           else _device_memory_bytes())
+    pooled_total, pooled_what = _lattice_memory_bytes(device_memory_bytes)
+    # before the probe is built and compiled: refuse a crystal that cannot fit even at the estimated bytes per site
+    try:
+        material = load_material(scenario.material)
+    except MaterialError as error:
+        raise MaterialError(f"{_source(scenario)}: material: {error}") from None
+    open_phase = material.phases[-1]
+    cell_A = (open_phase.a_A, open_phase.b_A, open_phase.c_A)
+    site_shape = crystal_site_shape(crystal, cell_A)
+    _check_fits(scenario, site_shape, _estimated_bytes_per_site(scenario.numerics), pooled_total, pooled_what, cell_A,
+                measured=False)
     # the schedule and stability limit from a tiny stand-in crystal (the limit does not depend on size)
     small = replace(scenario, crystal=replace(crystal, size_A=None, size_cells=(probe_edge,) * 3, distribution=None,
                                               sizes_A=None, periodic=True, shape="cuboid"),
                     heterogeneity=scenario.heterogeneity)
     prep = Prepared(small)
-    b = crystal.block
-    if crystal.sizes_A is not None:
-        boxes = [size_in_sites(s, prep.cell_A, b) for s in crystal.sizes_A]
-        site_shape = (len(boxes), *(max(box[i] for box in boxes) for i in range(3)))
-    elif crystal.distribution is not None:
-        d = crystal.distribution
-        big = [d.median_A * a * math.exp(2.0 * d.width) for a in d.aspect]
-        box = size_in_sites(big, prep.cell_A, b)
-        site_shape = (d.n_crystals, *box)
-    elif crystal.size_cells is not None:
-        site_shape = tuple(max(1, round(n / b)) for n in crystal.size_cells)
-    else:
-        site_shape = size_in_sites(crystal.size_A, prep.cell_A, b)
-    sites = int(np.prod(site_shape))
+    sites = math.prod(site_shape)
     fill = _SHAPE_FILL.get(crystal.shape, 1.0)
     if crystal.shape == "truncated":
         fill = float(crystal_mask("truncated", (32, 32, 32), truncation=crystal.truncation).mean())
@@ -594,15 +722,13 @@ def dry_run(scenario, *, device_memory_bytes: int | None = None, probe_edge: int
     elapsed = time.perf_counter() - t0
     rate = probe_sites * n_probe / elapsed
     n_steps = (prep.n_frames - 1) * prep.steps_per_frame
-    mem_total, mem_what = (device_memory_bytes, "given") if device_memory_bytes else _device_memory_bytes()
-    max_sites = int(0.9 * mem_total / per_site) if per_site > 0 else 0
-    edge = int(max_sites ** (1.0 / 3.0))
-    while (edge + 1) ** 3 <= max_sites:  # float cube root can land one below
-        edge += 1
+    if per_site > 0:  # the measured figure decides (the estimate above only refuses what cannot fit at all)
+        _check_fits(scenario, site_shape, round(per_site, 2), pooled_total, pooled_what, prep.cell_A, measured=True)
+    edge = _largest_cube(mem_total, per_site)
     n_dev = jax.device_count()
     # a lattice sharded in x-slabs over every device (twin.engine.sharding); forced CPU devices share one RAM
     pooled = mem_total * (n_dev if jax.devices()[0].platform != "cpu" else 1)
-    edge_all = int((0.9 * pooled / per_site) ** (1.0 / 3.0)) if per_site > 0 else 0
+    edge_all = int((MEMORY_FRACTION * pooled / per_site) ** (1.0 / 3.0)) if per_site > 0 else 0
     edge_all -= edge_all % n_dev  # x must split evenly
     return {
         "scenario": scenario.name,
