@@ -25,6 +25,7 @@ import pytest
 from instruments.io._base import MAX_FILE_BYTES
 from twin import cli
 from twin.scenario import MAX_SCENARIO_BYTES
+STRUCTURES = Path(__file__).resolve().parents[1] / "datasets" / "structures"
 
 SCENARIO = """\
 name = "hostile"
@@ -193,7 +194,7 @@ HOSTILE = [
     ("text-file-over-limit", _sparse("big.xy", MAX_FILE_BYTES + 1, "inspect", "PATH"), 2,
      r"big\.xy: file of 1 GB \(1000000001 bytes\) is larger than the 1 GB limit"),
     ("scenario-over-limit", _sparse("big.toml", MAX_SCENARIO_BYTES + 1, "run", "--dry-run", "PATH"), 2,
-     r"big\.toml: a scenario file of 10 MB is larger than the 10 MB limit"),
+     r"big\.toml: a file of 10 MB is larger than the 10 MB limit for a scenario file"),
     ("hdf5-declares-3.2-GB", _huge_hdf5, 2,
      r"huge\.h5, dataset /intensity: a 4000 × 100000 signal read as float64 needs 3\.2 GB, limit [\d.]+ [GM]B \("),
     ("cycles-count-1e9", _dry("type = \"hold\"\nduration = \"10 s\"\n", "type = \"hold\"\nduration = \"1 s\"\n",
@@ -230,7 +231,7 @@ HOSTILE = [
      r"--temperatures: expected an integer from 2 to 1000 .*got 100000"),
     ("phase-diagram-1e300-bar", lambda tmp: ["phase-diagram", "--material", "mil53-al", "--guest", "CH4",
                                              "--temperature", "250..300 K", "--pressure", "0.01..1e300 bar"], 2,
-     r"--pressure: expected a range up to 1000 bar"),
+     r"--pressure: expected a pressure range within 1e-09\.\.1000 bar"),
     # -- values checked after unit conversion --------------------------------------------------------------
     ("pressure-1e300-bar", _dry('pressure = "0.2 bar"', 'pressure = "1e300 bar"'), 2,
      r"s\.toml: protocol\.pressure: expected a non-negative pressure up to 1000 bar such as \"5 bar\", "
@@ -276,6 +277,21 @@ HOSTILE = [
      r"a\.toml: expected a scenario file \(TOML\), got a symbolic link loop"),
     ("measured-symlink-loop", _loop("inspect", "PATH"), 2,
      r"a\.toml: expected a measurement file or folder, got a symbolic link loop"),
+    ("fit-file-fifo", _fifo("f.toml", "fit", "PATH", "-o", "out"), 2,
+     r"f\.toml: expected a fit file \(TOML\), got a FIFO \(named pipe\)$"),
+    ("fit-file-nested-too-deeply", _file("deep.toml", "[fit]\nx = " + "[" * 2000 + "]" * 2000 + "\n", "fit",
+                                         "PATH", "-o", "out"), 2,
+     r"deep\.toml: not valid TOML \(arrays or inline tables nested too deeply for the parser"),
+    ("material-file-fifo", _fifo("m.toml", "isotherm", "--material", "PATH", "--guest", "CO2", "--temperature",
+                                 "300 K", "-o", "iso.csv"), 2,
+     r"m\.toml: expected a material file \(TOML\), got a FIFO \(named pipe\)$"),
+    ("instrument-file-fifo", _fifo("i.toml", "xrd", str(STRUCTURES / "mil53al_lp.cif"), "--instrument",
+                                   "PATH", "-o", "p.csv"), 2,
+     r"i\.toml: expected an instrument file \(TOML\), got a FIFO \(named pipe\)$"),
+    ("isotherm-pressure-1e300-bar", lambda tmp: ["isotherm", "--material", "mil53-al", "--guest", "CO2",
+                                                 "--temperature", "310 K", "--pressure", "0.01..1e300 bar", "-o",
+                                                 "iso.csv"], 2,
+     r"--pressure: expected a pressure range within 1e-09\.\.1000 bar"),
     # -- messages ------------------------------------------------------------------------------------------
     ("negative-count-is-a-number", _file("n.xrdml", _XRDML, "inspect", "PATH"), 2,
      r"n\.xrdml, <xrdMeasurement> 1, <scan> 1, point 2: negative count -5$"),

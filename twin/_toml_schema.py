@@ -9,29 +9,15 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from mofcore.files import parse_toml as load_toml
 from twin.errors import TwinError, UnitError
 from twin.units import parse_quantity
 
 __all__ = ["Table", "did_you_mean", "load_toml"]
 
-
-def load_toml(text: str, source: str, error: type[TwinError]) -> dict[str, Any]:
-    """Parse TOML text; syntax errors and nesting too deep for the parser raise ``error`` naming ``source``.
-
-    :mod:`tomllib` recurses once per nested array or inline table and runs out of Python's stack after a few
-    hundred levels (``a = [[[[…]]]]``); no file of ours nests deeper than three.
-    """
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{source}: not valid TOML ({exc})") from None
-    except RecursionError:
-        raise error(f"{source}: not valid TOML (arrays or inline tables nested too deeply for the parser, "
-                    f"a few hundred levels; expected at most a few)") from None
 
 T = TypeVar("T")
 _MISSING = object()

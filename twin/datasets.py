@@ -15,11 +15,11 @@ Layout::
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mofcore.files import read_toml_file
 from twin.errors import MaterialError
 
 __all__ = ["datasets_root", "dataset_path", "material_names", "material_path", "load_material_toml", "file_sha256"]
@@ -56,9 +56,7 @@ def material_path(name: str) -> Path:
 
 def load_material_toml(name: str) -> dict[str, Any]:
     """The raw parsed TOML of a material parameter set."""
-    path = material_path(name)
-    with path.open("rb") as handle:
-        return tomllib.load(handle)
+    return read_toml_file(material_path(name), what="a material file (TOML)", error=MaterialError)
 
 
 def file_sha256(path: Path) -> str:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jax.numpy as jnp
 
+from mofcore.files import read_toml_file, regular_file_problem
 from twin.datasets import dataset_path, file_sha256, material_names, material_path
 from twin.errors import MaterialError, UnitError
 from twin.thermo.gases import gas
@@ -152,7 +152,7 @@ class Material:
 def _resolve(name_or_path: str | Path) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml":
-        if not candidate.is_file():
+        if regular_file_problem(candidate) == "no such file":
             raise MaterialError(f"material file {str(candidate)!r} does not exist; known materials: {', '.join(material_names())}")
         return candidate
     return material_path(str(name_or_path))
@@ -175,10 +175,7 @@ def load_material(name_or_path: str | Path) -> Material:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise MaterialError(f"{path.name}: not valid TOML ({error})") from None
+    return read_toml_file(path, what="a material file (TOML)", error=MaterialError)
 
 
 def _read_extended(path: Path, chain: tuple[str, ...]) -> tuple[dict[str, Any], str]:

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mofcore.files import read_text_file
 from twin._toml_schema import Table, did_you_mean, load_toml
 from twin.errors import ScenarioError
 from twin.units import format_quantity
@@ -246,23 +247,11 @@ class Scenario:
 
 # ---------------------------------------------------------------------------------------------------
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
-    from instruments.io._base import regular_file_problem, size_text
-
+    """Read and validate a scenario TOML file (a FIFO, a folder or a file above :data:`MAX_SCENARIO_BYTES` is
+    refused before it is opened: :func:`mofcore.files.read_text_file`)."""
     path = Path(path)
-    problem = regular_file_problem(path)  # before opening: a FIFO would block, /dev/zero would never end
-    if problem == "no such file":
-        raise ScenarioError(f"{path}: scenario file not found")
-    if problem is not None:
-        raise ScenarioError(f"{path}: expected a scenario file (TOML), got {problem}")
-    try:
-        size = path.stat().st_size
-        if size > MAX_SCENARIO_BYTES:
-            raise ScenarioError(f"{path}: a scenario file of {size_text(size)} is larger than the "
-                                f"{size_text(MAX_SCENARIO_BYTES)} limit (a scenario is a few kB of TOML)")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"{path}: cannot read the scenario file ({error})") from None
+    text = read_text_file(path, what="a scenario file (TOML)", error=ScenarioError,
+                          max_bytes=MAX_SCENARIO_BYTES)
     return parse_scenario(text, source=path.name, source_path=str(path))
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ import numpy as np
 from instruments.xrd.pattern import Instrument, make_instrument
 from mofcore.constants import XRAY_LINES_A
 from mofcore.errors import DataFormatError, UnitError
+from mofcore.files import parse_toml, read_text_file
 from mofcore.units import parse_quantity
 
 __all__ = ["parse_setting", "parse_wavelength", "parse_two_theta_range", "parse_instrument", "load_instrument", "instrument_from_toml"]
@@ -180,19 +180,14 @@ def parse_instrument(data: dict[str, Any], where: str = "instrument") -> tuple[I
 
 
 def instrument_from_toml(text: str, where: str = "instrument") -> tuple[Instrument, np.ndarray]:
-    """Parse TOML text; a syntax error becomes a :class:`DataFormatError` naming ``where``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise DataFormatError(f"{where}: not valid TOML: {error}") from None
-    return parse_instrument(data, where)
+    """Parse TOML text; a syntax error (or nesting too deep for the parser) becomes a :class:`DataFormatError`
+    naming ``where``."""
+    return parse_instrument(parse_toml(text, where, DataFormatError), where)
 
 
 def load_instrument(path: str | Path) -> tuple[Instrument, np.ndarray]:
-    """Read an instrument TOML file → (:class:`Instrument`, 2θ grid [deg])."""
+    """Read an instrument TOML file → (:class:`Instrument`, 2θ grid [deg]); a FIFO, a folder or an oversized file
+    is refused before it is opened (:func:`mofcore.files.read_text_file`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataFormatError(f"{path}: cannot read the instrument file: {error}") from None
+    text = read_text_file(path, what="an instrument file (TOML)", error=DataFormatError)
     return instrument_from_toml(text, str(path))

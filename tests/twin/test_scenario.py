@@ -162,7 +162,7 @@ def test_bad_scenarios_are_many_and_distinct():
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ScenarioError, match="scenario file not found"):
+    with pytest.raises(ScenarioError, match=r"nope\.toml: no such file \(expected a scenario file"):
         load_scenario(tmp_path / "nope.toml")
 
 

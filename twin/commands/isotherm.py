@@ -20,6 +20,7 @@ import numpy as np
 from mofcore.outputs import check_output_file
 from twin.commands._common import print_json
 from twin.errors import MaterialError, UnitError
+from twin.scenario import MAX_PRESSURE_PA
 from twin.thermo.gases import check_below_saturation
 from twin.units import parse_quantity, parse_range
 
@@ -27,6 +28,8 @@ __all__ = ["register", "compute_isotherm", "resolve_common", "check_humidity", "
 
 #: --points limit (docs/limits.md): 10⁵ points take about 4 s and 0.4 GB, 10⁶ about 8 s and 0.9 GB
 MAX_POINTS = 100_000
+#: lowest pressure of a computed isotherm [Pa] (10⁻⁹ bar: below the lowest point of a high-resolution measurement)
+MIN_PRESSURE_PA = 1e-4
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,6 +95,9 @@ def pressure_grid(text: str, points: int, where: str = "--pressure", maximum: in
     low, high = parse_range(text, "pressure", where=where)
     if low <= 0.0:
         raise UnitError(f"{where}: the bounds of a pressure range must be positive (log grid), got {text!r}")
+    if low < MIN_PRESSURE_PA or high > MAX_PRESSURE_PA:
+        raise UnitError(f"{where}: expected a pressure range within {MIN_PRESSURE_PA / 1e5:g}..{MAX_PRESSURE_PA / 1e5:g} "
+                        f"bar (the range of the gas equations of state and of the scenarios), got {text!r}")
     return np.geomspace(low, high, points)
 
 

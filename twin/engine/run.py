@@ -479,7 +479,7 @@ def run_scenario(scenario, out_dir: str | Path, *, resume: bool = False,
 def _check_output_paths(out: Path) -> None:
     """Refuse an output folder that is a file, or a trajectory/checkpoint path that is not a file (a folder, a FIFO):
     the run would fail only when it renames or rewrites it."""
-    from instruments.io._base import regular_file_problem
+    from mofcore.files import regular_file_problem
 
     if out.exists() and not out.is_dir():
         raise ScenarioError(f"{out}: the output folder is a file; give another -o OUT")

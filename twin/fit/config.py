@@ -63,7 +63,6 @@ Validated with :class:`twin._toml_schema.Table`; every message names the file an
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +70,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mofcore.files import parse_toml, read_text_file
 from twin._toml_schema import Table, did_you_mean
 from twin.errors import FitError, TwinError
 from twin.fit.isotherm import PARAMETERS, FreeParameter
@@ -365,14 +365,8 @@ def parse_fit_config(data: dict[str, Any], source: str, base_dir: Path, text: st
 
 
 def load_fit_config(path: str | Path) -> FitConfig:
-    """Read and validate a fit file."""
+    """Read and validate a fit file (anything but a regular UTF-8 file of at most
+    :data:`mofcore.files.MAX_TOML_BYTES`, or TOML nested too deeply, is refused in one line)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise FitError(f"{path.name}: cannot read the fit file ({error.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise FitError(f"{path.name}: not valid TOML ({error})") from None
-    return parse_fit_config(data, path.name, path.parent, text)
+    text = read_text_file(path, what="a fit file (TOML)", error=FitError)
+    return parse_fit_config(parse_toml(text, path.name, FitError), path.name, path.parent, text)
