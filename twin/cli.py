@@ -1,7 +1,8 @@
 r"""The ``twin`` command: one subcommand per job, each in ``twin/commands/<name>.py``.
 
 Exit status: 0 success; 2 user error (:class:`~twin.errors.TwinError`, printed as one line, no traceback);
-1 internal error (traceback printed); 130 interrupted (Ctrl-C). ``--help`` on every subcommand describes its
+1 internal error (traceback printed); 130 interrupted (Ctrl-C); 141 (128 + SIGPIPE, quietly) when the program reading the
+output closed the pipe (``twin xrd … --peaks | head``). ``--help`` on every subcommand describes its
 arguments and output. Control characters and bidirectional overrides in an error message (a file name or a
 TOML string holding U+202E or a NUL) are printed as escapes (``\u202e``, ``\x00``), so that the message stays one
 line and reads as it is.
@@ -205,6 +206,17 @@ def _leave_interrupted(command: str) -> None:
         os._exit(130)
 
 
+def _silence_stdout() -> None:
+    """Point standard output at ``/dev/null`` after its reader closed the pipe, so that the interpreter's final
+    flush of the buffered rest raises nothing more (the recipe of the Python documentation, ``signal`` module,
+    "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout without a file descriptor (tests capture it)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twin`` console script; returns the exit status.
 
@@ -233,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _leave_interrupted(args.command)
         print(f"twin {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `twin xrd --peaks | head`: the reader has gone; end quietly, like a tool killed by SIGPIPE
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     except Exception:  # noqa: BLE001 - the one place that turns a bug into exit status 1
         traceback.print_exc()
         print(f"twin {args.command}: internal error (a bug; please report it with the traceback above)", file=sys.stderr)

@@ -71,3 +71,20 @@ def test_internal_error_exit_1(monkeypatch, capsys):
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "twin.cli", "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("twin ")
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`twin xrd ... --peaks | head -1`: the reader closes the pipe after one line; twin ends with 141 (128 + SIGPIPE)
+    and says nothing (no traceback, no "internal error"). ~100 kB of peaks: more than a pipe buffer holds."""
+    from pathlib import Path
+
+    cif = Path(__file__).resolve().parents[2] / "datasets" / "structures" / "mil53al_lp.cif"
+    proc = subprocess.Popen([sys.executable, "-m", "twin.cli", "xrd", str(cif), "--peaks", "--two-theta", "3..60",
+                             "--wavelength", "0.5 A"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert first.startswith(b"#")
+    assert err == ""
