@@ -291,6 +291,8 @@ def _build(raw: dict[str, Any], path: Path, digest: str) -> Material:
     tc, pc, omega = [], [], []
     for j, g in enumerate(guests):
         constants = gas(g, where=f"{file}: guests.{g}")
+        if constants.name != g:
+            raise MaterialError(f"{file}: guests.{g}: write the gas by its name in this package, {constants.name!r}")
         tc.append(constants.critical_temperature_K)
         pc.append(constants.critical_pressure_Pa)
         omega.append(constants.acentric_factor)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,8 @@ from mofcore.outputs import check_output_file
 from twin.commands._common import print_json
 from twin.errors import MaterialError, UnitError
 from twin.scenario import MAX_PRESSURE_PA
-from twin.thermo.gases import check_below_saturation
+from twin.atomic import atomic_path
+from twin.thermo.gases import check_below_saturation, gas_name
 from twin.units import parse_quantity, parse_range
 
 __all__ = ["register", "compute_isotherm", "resolve_common", "check_humidity", "MAX_POINTS"]
@@ -44,9 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--material", help="material name (see `twin materials`) or a .toml path")
     source.add_argument("--from-fit", metavar="FIT_RESULT.json",
-                        help="the material as fitted by `twin fit --isotherm` (its host and adsorption values; the "
-                             "temperature dependence from the material file), to predict another temperature")
-    parser.add_argument("--guest", help="guest gas, e.g. CO2 (default with --from-fit: the fitted guest)")
+                        help="predict the powder fitted by `twin fit --isotherm` (its fitted crystal-size "
+                             "distribution, defect, host and adsorption values; the temperature dependence from the "
+                             "material file) with a 90 %% band from the fit's posterior draws; the CSV then has "
+                             "uptake_p05/uptake_p95 and open_fraction columns instead of phase")
+    parser.add_argument("--guest", help="guest gas by name or formula, e.g. CO2, ethanol or C2H5OH (default with "
+                        "--from-fit: the fitted guest)")
+    parser.add_argument("--measured", metavar="FILE", help="a measured isotherm (AIF or CSV) drawn over the prediction")
     parser.add_argument("--temperature", required=True, help='temperature, e.g. "303 K" or "30 °C"')
     parser.add_argument("--pressure", default=None,
                         help='pressure range, e.g. "0.01..30 bar" (log grid), below the gas\'s saturation pressure at T '
@@ -129,8 +135,12 @@ def _handle(args: argparse.Namespace) -> int:
 
         material, _, model = material_from_fit(args.from_fit)
         args.guest = args.guest or model["guest"]
+        if gas_name(args.guest, where="--guest") != model["guest"]:
+            raise MaterialError(f"--guest: the fit in {args.from_fit} is of {model['guest']}, not {args.guest!r}; "
+                                "a fit predicts only its own guest")
     if not args.guest:
         raise MaterialError("--guest: expected a guest gas such as CO2")
+    args.guest = gas_name(args.guest, where="--guest")
     material, temperature_K = resolve_common(material, args.guest, args.temperature)
     grid = pressure_grid(args.pressure or default_pressure_range(args.guest, temperature_K), args.points)
     check_below_saturation(args.guest, temperature_K, float(grid[-1]), where="--pressure")
@@ -138,57 +148,120 @@ def _handle(args: argparse.Namespace) -> int:
     if not 0.0 <= humidity <= 1.0:
         raise UnitError(f"--humidity: expected a relative humidity between 0 and 100 %, got {args.humidity!r}")
     check_humidity(material, humidity, args.humidity)
+    if args.from_fit and humidity > 0.0:
+        raise UnitError("--humidity: a prediction from a fit is of the fitted single-guest isotherm; expected \"0 %\"")
+    measured = _measured(args.measured, material, args.guest) if args.measured else None
+    out: dict[str, Any] = {"material": material.name, "guest": args.guest, "temperature_K": float(temperature_K),
+                           "relative_humidity": float(humidity)}
+    if args.from_fit:
+        header, rows = _predict_from_fit(args.from_fit, temperature_K, grid, out)
+    else:
+        header, rows = _compute(material, args, temperature_K, grid, humidity, out)
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([f"{v:.6g}" if isinstance(v, float | np.floating) else v for v in row])
+        _plot(path.with_suffix(".png"), header, rows, out, measured)
+        out["csv"] = str(path)
+        out["png"] = str(path.with_suffix(".png"))
+    if args.json:
+        print_json(out)
+        return 0
+    for t in out["transitions"]:
+        if "pressure_bar_p05" in t:
+            band = (f" (90 %: {t['pressure_bar_p05']:.4g} .. {t['pressure_bar_p95']:.4g})"
+                    if np.isfinite(t["pressure_bar_p05"]) else "")
+            print(f"{t['branch']:11s} open fraction crosses 1/2 at {t['pressure_bar']:.4g} bar{band}")
+        else:
+            note = "" if t.get("refined", True) else " (grid midpoint, not refined)"
+            print(f"{t['branch']:11s} {t['phase_from']} -> {t['phase_to']} at {t['pressure_bar']:.4g} bar{note}")
+    if args.output:
+        print(f"wrote {out['csv']} and {out['png']}")
+    return 0
+
+
+def _compute(material: Any, args: argparse.Namespace, temperature_K: float, grid: np.ndarray, humidity: float,
+             out: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The single-crystal mean-field isotherm of the material file: header and rows of the CSV."""
     branches, transitions = compute_isotherm(material, args.guest, temperature_K, grid, humidity, args.start)
     to_mmol_g = 1000.0 / material.mass_g_per_mol
     names = material.phase_names
     rows = [(p / 1e5, n * to_mmol_g, names[int(ph)], "adsorption")
             for p, n, ph in zip(branches.pressure_Pa, branches.adsorption_uptake, branches.adsorption_phase)]
     rows += [(p / 1e5, n * to_mmol_g, names[int(ph)], "desorption")
-             for p, n, ph in reversed(list(zip(branches.pressure_Pa, branches.desorption_uptake, branches.desorption_phase)))]
-    out = {
-        "material": material.name,
-        "guest": args.guest,
-        "temperature_K": float(temperature_K),
-        "relative_humidity": float(humidity),
-        "transitions": [t.as_dict() for t in transitions],
-    }
-    if args.output:
-        path = Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["pressure_bar", "uptake_mmol_per_g", "phase", "branch"])
-            for p, n, ph, br in rows:
-                writer.writerow([f"{p:.6g}", f"{n:.6g}", ph, br])
-        _plot(path.with_suffix(".png"), rows, out)
-        out["csv"] = str(path)
-        out["png"] = str(path.with_suffix(".png"))
-    if args.json:
-        print_json(out)
-    elif not args.output:
-        for t in transitions:
-            note = "" if t.refined else " (grid midpoint, not refined)"
-            print(f"{t.branch:11s} {t.phase_from} -> {t.phase_to} at {t.pressure_Pa / 1e5:.4g} bar{note}")
-    return 0
+             for p, n, ph in reversed(list(zip(branches.pressure_Pa, branches.desorption_uptake,
+                                               branches.desorption_phase)))]
+    out["transitions"] = [t.as_dict() for t in transitions]
+    return ["pressure_bar", "uptake_mmol_per_g", "phase", "branch"], rows
 
 
-def _plot(path: Path, rows, info) -> None:
+def _predict_from_fit(path: str, temperature_K: float, grid: np.ndarray,
+                      out: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The fitted powder's isotherm with its 90 % posterior band (:func:`twin.fit.result.predict_isotherm_from_fit`)."""
+    from twin.fit.result import predict_isotherm_from_fit
+
+    prediction = predict_isotherm_from_fit(path, temperature_K, grid)
+    out["source"] = f"powder of the fit {path} ({prediction.n_draws} posterior draws)"
+    out["transitions"] = [
+        {"branch": b, "pressure_bar": s[0], "pressure_bar_p05": s[1], "pressure_bar_p95": s[2],
+         "definition": "the open volume fraction of the powder crosses 1/2"}
+        for b, s in prediction.switching_bar.items() if s is not None]
+    rows = []
+    for branch in ("adsorption", "desorption"):
+        order = range(grid.size) if branch == "adsorption" else range(grid.size - 1, -1, -1)
+        median = prediction.median[branch]
+        lo = prediction.lower[branch] if prediction.lower else np.full_like(median, np.nan)
+        hi = prediction.upper[branch] if prediction.upper else np.full_like(median, np.nan)
+        rows += [(float(prediction.pressure_Pa[i] / 1e5), float(median[i]), float(lo[i]), float(hi[i]),
+                  float(prediction.open_fraction[branch][i]), branch) for i in order]
+    return ["pressure_bar", "uptake_mmol_per_g", "uptake_p05_mmol_per_g", "uptake_p95_mmol_per_g", "open_fraction",
+            "branch"], rows
+
+
+def _measured(path: str, material: Any, guest: str) -> dict[str, Any]:
+    """A measured isotherm to overlay: per branch (pressure [bar], uptake [mmol/g])."""
+    from twin.fit.isotherm import load_isotherm
+    from twin.thermo.gases import gas
+
+    data = load_isotherm(path, material.mass_g_per_mol, gas(guest).molar_mass_g_per_mol)
+    to_mmol_g = 1000.0 / material.mass_g_per_mol
+    return {"label": Path(path).name,
+            "adsorption": (data.p_ads_Pa / 1e5, data.n_ads * to_mmol_g),
+            "desorption": (data.p_des_Pa / 1e5, data.n_des * to_mmol_g)}
+
+
+def _plot(path: Path, header: list[str], rows: list[tuple[Any, ...]], info: dict[str, Any],
+          measured: dict[str, Any] | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for branch, style in (("adsorption", "-"), ("desorption", "--")):
-        sel = [r for r in rows if r[3] == branch]
-        ax.plot([r[0] for r in sel], [r[1] for r in sel], style, label=branch)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    band = "uptake_p05_mmol_per_g" in header
+    for branch, style, colour in (("adsorption", "-", "C0"), ("desorption", "--", "C3")):
+        sel = [r for r in rows if r[-1] == branch]
+        x = np.array([r[0] for r in sel], float)
+        ax.plot(x, [r[1] for r in sel], style, color=colour, label=f"{'predicted' if band else 'model'}, {branch}")
+        if band and np.isfinite([r[2] for r in sel]).all():
+            ax.fill_between(x, [r[2] for r in sel], [r[3] for r in sel], color=colour, alpha=0.2, lw=0,
+                            label=f"90 % posterior band, {branch}")
+        if measured is not None and np.size(measured[branch][0]):
+            ax.plot(*measured[branch], "o" if branch == "adsorption" else "s", ms=3, color=colour, mfc="none",
+                    label=f"measured, {branch} ({measured['label']})")
     for t in info["transitions"]:
         ax.axvline(t["pressure_bar"], color="grey", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("pressure / bar")
     ax.set_ylabel("uptake / mmol g$^{-1}$")
-    ax.set_title(f"{info['material']} + {info['guest']} at {info['temperature_K']:.1f} K")
-    ax.legend()
+    what = "the fitted powder" if band else "single crystal, mean field"
+    ax.set_title(f"{info['material']} + {info['guest']} at {info['temperature_K']:.1f} K ({what})", fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)

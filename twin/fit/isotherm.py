@@ -59,6 +59,8 @@ from twin.thermo.eos import R_KJ_MOL_K
 from twin.thermo.params import ThermoParams
 
 __all__ = [
+    "StatedConditions",
+    "stated_conditions",
     "PARAMETERS",
     "ParameterInfo",
     "FreeParameter",
@@ -248,6 +250,39 @@ def load_isotherm(
         raise FitError(f"{path.name}: {na.size + nd.size} point(s) above {min_pressure_Pa:g} Pa; an isotherm fit needs "
                        "a measured curve (at least as many points as free parameters)")
     return IsothermData(pa, na, pd, nd, None, unit, 1.0 / factor, t_file, str(path), file_sha256(path))
+
+
+@dataclass(frozen=True)
+class StatedConditions:
+    """What a measured isotherm file says about itself (``None`` where it says nothing).
+
+    Attributes:
+        adsorptive: the gas as the file writes it (AIF ``_exptl_adsorptive``: ``C2H5OH``).
+        temperature_K: the measurement temperature (AIF ``_exptl_temperature`` with ``_units_temperature``).
+        pressure_unit: the file's pressure unit (AIF ``_units_pressure``, a CSV's ``pressure_kPa`` column), for
+            plots in the unit the user measured in.
+    """
+
+    adsorptive: str | None
+    temperature_K: float | None
+    pressure_unit: str | None
+
+
+def stated_conditions(path: str | Path, *, y_column: str | None = None) -> StatedConditions:
+    """The adsorptive, temperature and pressure unit a measured isotherm file states (:class:`StatedConditions`)."""
+    from instruments.io import read_measurement
+
+    series = read_measurement(Path(path), **({"y_column": y_column} if y_column else {}))
+    meta = dict(getattr(series, "metadata", {}) or {})
+    first = series[0] if hasattr(series, "labels") else series
+    adsorptive = meta.get("exptl_adsorptive") or first.metadata.get("exptl_adsorptive")
+    temperature = first.conditions.get("temperature_K")
+    unit = meta.get("units_pressure")
+    column = str(meta.get("pressure_column") or "")
+    if unit is None and column.startswith("pressure_"):
+        unit = column[len("pressure_"):]
+    return StatedConditions(str(adsorptive).strip() if adsorptive else None,
+                            float(temperature) if temperature is not None else None, unit or None)
 
 
 # ---------------------------------------------------------------------------------------------- model

@@ -36,7 +36,8 @@ from twin.datasets import file_sha256
 from twin.errors import DataFormatError, FitError
 
 __all__ = ["FitParameter", "PredictiveCheck", "FitResult", "write_fit_result", "read_fit_result",
-           "load_fit_result", "material_from_fit", "twin_fit_to_dict"]
+           "load_fit_result", "material_from_fit", "twin_fit_to_dict",
+           "IsothermPrediction", "predict_isotherm_from_fit"]
 
 #: keys every writer must give
 REQUIRED_KEYS = ("parameters", "figures_of_merit", "correlations", "measurements", "convergence", "provenance")
@@ -389,3 +390,98 @@ def material_from_fit(path: str | Path) -> tuple[Any, Any, dict[str, Any]]:
     sample = make_sample()
     thermo, sample = apply_values(material.thermo, sample, values, model["guest"], float(model["temperature_K"]))
     return replace(material, thermo=thermo), sample, model
+
+
+@dataclass(frozen=True)
+class IsothermPrediction:
+    """The powder isotherm a twin-level isotherm fit predicts at some temperature, with its posterior band.
+
+    Attributes:
+        pressure_Pa: the pressure grid, rising [Pa] (n,).
+        median, lower, upper: uptake [mmol/g] per branch (``"adsorption"``, ``"desorption"``; each (n,) on the
+            rising grid): the curve at the posterior median of the parameters, and the 5th and 95th percentiles of
+            the curves of the posterior draws (``None`` without draws: a result of an earlier version).
+        open_fraction: open volume fraction of the powder per branch at the median parameters (n,).
+        switching_bar: per branch, the pressure where the open fraction crosses ½ at the median parameters and its
+            5th–95th percentile over the draws [bar] (``None`` where the grid has no crossing).
+        n_draws: posterior draws behind the band.
+    """
+
+    pressure_Pa: np.ndarray
+    median: dict[str, np.ndarray]
+    lower: dict[str, np.ndarray] | None
+    upper: dict[str, np.ndarray] | None
+    open_fraction: dict[str, np.ndarray]
+    switching_bar: dict[str, tuple[float, float, float] | None]
+    n_draws: int
+
+
+def predict_isotherm_from_fit(path: str | Path, temperature_K: float, pressures_Pa: Any) -> IsothermPrediction:
+    """The fitted powder's isotherm at ``temperature_K``: the surrogate of the fit
+    (:func:`twin.fit.surrogate.powder_branches`, with the fitted crystal-size distribution, defect and surface
+    terms) at the posterior-median values, and a 90 % band from the posterior draws the fit kept
+    (``model.posterior_draws``), one vectorised evaluation over all draws. The band is the spread of the
+    model curve (parameter uncertainty), not of new measurements. Temperature dependence as in
+    :func:`material_from_fit`.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from twin.fit.isotherm import apply_values
+    from twin.fit.surrogate import make_sample, powder_branches
+    from twin.material import load_material
+
+    material, sample, model = material_from_fit(path)
+    base = load_material(model["material_path"] if "material_path" in model and Path(model["material_path"]).is_file()
+                         else model["material"])
+    guest, t_fit = model["guest"], float(model["temperature_K"])
+    p = jnp.asarray(np.sort(np.asarray(pressures_Pa, float)), material.thermo.volume_A3.dtype)
+    to_mmol_g = 1000.0 / material.mass_g_per_mol
+
+    def curves(thermo: Any, samp: Any) -> tuple[Any, Any, Any, Any]:
+        ads, des, open_ads, open_des = powder_branches(thermo, samp, guest, temperature_K, p, p[::-1])
+        return ads * to_mmol_g, des[::-1] * to_mmol_g, open_ads, open_des[::-1]
+
+    ads, des, open_ads, open_des = (np.asarray(c, float) for c in curves(material.thermo, sample))
+    median = {"adsorption": ads, "desorption": des}
+    opened = {"adsorption": open_ads, "desorption": open_des}
+    grid_bar = np.asarray(p, float) / 1e5
+    switching: dict[str, tuple[float, float, float] | None] = {b: None for b in median}
+    draws = model.get("posterior_draws") or {}
+    lower = upper = None
+    n_draws = len(next(iter(draws.values()))) if draws else 0
+    if n_draws:
+        names = list(draws)
+        table = jnp.asarray(np.array([draws[n] for n in names], float).T, material.thermo.volume_A3.dtype)
+        fixed = {k: float(v) for k, v in model["values"].items()}
+
+        def one(row: Any) -> tuple[Any, Any, Any, Any]:
+            values = {**fixed, **{n: row[i] for i, n in enumerate(names)}}
+            thermo, samp = apply_values(base.thermo, make_sample(), values, guest, t_fit)
+            return curves(thermo, samp)
+
+        d_ads, d_des, o_ads, o_des = (np.asarray(c, float) for c in jax.jit(jax.vmap(one))(table))
+        lower = {"adsorption": np.percentile(d_ads, 5.0, axis=0), "desorption": np.percentile(d_des, 5.0, axis=0)}
+        upper = {"adsorption": np.percentile(d_ads, 95.0, axis=0), "desorption": np.percentile(d_des, 95.0, axis=0)}
+        drawn = {"adsorption": o_ads, "desorption": o_des}
+    for branch, fraction in opened.items():
+        at = _half_crossing(fraction, grid_bar, rising=branch == "adsorption")
+        if at is None:
+            continue
+        spread = [_half_crossing(f, grid_bar, rising=branch == "adsorption") for f in drawn[branch]] if n_draws else []
+        spread = [s for s in spread if s is not None]
+        lo, hi = (np.percentile(spread, [5.0, 95.0]) if spread else (math.nan, math.nan))
+        switching[branch] = (at, float(lo), float(hi))
+    return IsothermPrediction(np.asarray(p, float), median, lower, upper, opened, switching, n_draws)
+
+
+def _half_crossing(fraction: np.ndarray, pressure_bar: np.ndarray, *, rising: bool) -> float | None:
+    """Pressure [bar] where an open fraction crosses ½ (log-linear between grid points): the first crossing
+    upwards along the adsorption branch, the last one downwards along the desorption branch."""
+    f = np.asarray(fraction, float) - 0.5
+    idx = np.nonzero((f[:-1] < 0) & (f[1:] >= 0))[0] if rising else np.nonzero((f[:-1] < 0) & (f[1:] >= 0))[0][::-1]
+    if idx.size == 0:
+        return None
+    i = int(idx[0])
+    w = -f[i] / (f[i + 1] - f[i])
+    return float(np.exp(np.log(pressure_bar[i]) + w * (np.log(pressure_bar[i + 1]) - np.log(pressure_bar[i]))))

@@ -20,7 +20,7 @@ import numpy as np
 
 from mofcore.outputs import new_run_id, output_set
 from twin.atomic import atomic_path
-from twin.errors import FitError
+from twin.errors import FitError, TwinError
 from twin.fit.isotherm import (
     PARAMETERS,
     FreeParameter,
@@ -63,6 +63,8 @@ WALKERS_PER_PARAMETER = 4
 #: placed on one point in the middle of it) between which walkers pass about once per 400 moves; compiling the
 #: model costs more than these moves on a CPU
 THIN = 4
+#: posterior draws kept in an isotherm fit's result (``model.posterior_draws``) for predictions with a band
+N_POSTERIOR_DRAWS = 200
 
 
 #: the closed phase's Langmuir pair is freed only when its uptake before the step reaches this share of the top
@@ -100,8 +102,8 @@ def default_free(material, data=None) -> tuple[str, ...]:
 def run_isotherm_fit(
     path: str | Path,
     material_name: str,
-    guest: str,
-    temperature_K: float,
+    guest: str | None,
+    temperature_K: float | None,
     out_dir: str | Path,
     *,
     free: tuple[FreeParameter, ...] | None = None,
@@ -118,16 +120,23 @@ def run_isotherm_fit(
 ) -> dict[str, Any]:
     """Fit a measured isotherm with both branches and write ``out_dir/fit_result.json``; returns the dict.
 
-    ``n_steps`` and ``burn`` count stored steps; the sampler makes ``thin`` moves per stored step.
+    ``n_steps`` and ``burn`` count stored steps; the sampler makes ``thin`` moves per stored step. ``guest`` and
+    ``temperature_K`` may be ``None`` when the file states them (AIF ``_exptl_adsorptive``, ``_exptl_temperature``);
+    the guest may be given by formula or another name (``C2H5OH``, ``EtOH``: :func:`twin.thermo.gases.gas_name`).
+    The result keeps :data:`N_POSTERIOR_DRAWS` posterior draws (``model.posterior_draws``), from which
+    ``twin isotherm --from-fit`` draws its prediction band.
 
     Raises:
         FitError/MaterialError/DataFormatError: bad input (unknown material or guest, file without two
         branches, unit that cannot be converted, inverted bounds, no pressure overlap).
     """
     from twin import __version__
+    from twin.fit.isotherm import stated_conditions
     from twin.material import load_material
     from twin.thermo.gases import gas
 
+    stated = stated_conditions(path, y_column=y_column)
+    guest, temperature_K = _guest_and_temperature(Path(path).name, stated, guest, temperature_K)
     material = load_material(material_name)
     if material.thermo.n_phases != 2:
         raise FitError(f"--material: the isotherm fit needs a two-phase (flexible) material, "
@@ -136,8 +145,6 @@ def run_isotherm_fit(
     del g
     material.check_temperature(temperature_K, where="--temperature")
     data = load_isotherm(path, material.mass_g_per_mol, gas(guest).molar_mass_g_per_mol, y_column=y_column)
-    if data.temperature_K is not None and abs(data.temperature_K - temperature_K) > 0.5:
-        raise FitError(f"{Path(path).name}: the file states {data.temperature_K:g} K but --temperature is {temperature_K:g} K")
     material_sample = ({} if material.surface_energy_difference_J_m2 is None
                        else {"surface_energy_J_m2": material.surface_energy_difference_J_m2})
     sample_values = {**DEFAULT_SAMPLE, **material_sample, **(sample or {})}
@@ -158,9 +165,13 @@ def run_isotherm_fit(
     values = {n: current_value(n, material.thermo, base_sample, guest, temperature_K) for n in PARAMETERS}
     values.update({n: float(v) for n, v in zip(fit.names, fit.value, strict=True)})
     result["measurements"] = [{"path": str(path), "sha256": data.sha256, "technique": "isotherm",
-                               "unit": data.unit, "n_points": data.n_points}]
+                               "unit": data.unit, "pressure_unit": stated.pressure_unit or "bar",
+                               "n_points": data.n_points}]
+    draws = np.random.default_rng(seed).choice(fit.samples.shape[0], size=min(N_POSTERIOR_DRAWS, fit.samples.shape[0]),
+                                               replace=False)
     result["model"] = {"kind": "isotherm-powder-surrogate", "material": material.name, "material_sha256": material.sha256,
                        "guest": guest, "temperature_K": temperature_K, "values": values,
+                       "posterior_draws": {n: fit.samples[draws, i].tolist() for i, n in enumerate(fit.names)},
                        "fixed": {n: values[n] for n in PARAMETERS if n not in fit.names},
                        "surrogate": "twin.fit.surrogate.powder_branches (see docs/fit.md for its assumptions)"}
     result["convergence"]["wall_time_s"] = elapsed
@@ -177,9 +188,35 @@ def run_isotherm_fit(
     with output_set(out_dir, run_id=run_id, last=("fit_result.json",)) as staged:
         write_fit_result(result, staged.staging)
         if plot:
-            _plot(staged.path("fit_isotherm.png"), result, material.name, guest, temperature_K, run_id=run_id)
+            _plot(staged.path("fit_isotherm.png"), result, material.name, guest, temperature_K, run_id=run_id,
+                  pressure_unit=stated.pressure_unit)
     result["path"] = str(Path(out_dir) / "fit_result.json")
     return result
+
+
+def _guest_and_temperature(name: str, stated: Any, guest: str | None, temperature_K: float | None) -> tuple[str, float]:
+    """The guest and temperature of an isotherm fit: the options, else what the file states; both given and
+    different → :class:`FitError` (a file measured with ethanol at 298 K is not fitted as CO2 at 273 K)."""
+    from twin.thermo.gases import gas_name
+
+    file_guest = None
+    if stated.adsorptive:
+        try:
+            file_guest = gas_name(stated.adsorptive)
+        except TwinError:
+            if guest is None:
+                raise FitError(f"{name}: the file's adsorptive {stated.adsorptive!r} is not a gas this package knows; "
+                               "give --guest") from None
+    if guest is None and file_guest is None:
+        raise FitError(f"{name}: the file does not state its adsorptive; give --guest (e.g. --guest CO2)")
+    chosen = gas_name(guest, where="--guest") if guest is not None else file_guest
+    if file_guest is not None and chosen != file_guest:
+        raise FitError(f"{name}: the file was measured with {stated.adsorptive} ({file_guest}) but --guest is {guest!r}")
+    if temperature_K is None and stated.temperature_K is None:
+        raise FitError(f"{name}: the file does not state its temperature; give --temperature (e.g. \"298 K\")")
+    if temperature_K is not None and stated.temperature_K is not None and abs(stated.temperature_K - temperature_K) > 0.5:
+        raise FitError(f"{name}: the file states {stated.temperature_K:g} K but --temperature is {temperature_K:g} K")
+    return str(chosen), float(temperature_K if temperature_K is not None else stated.temperature_K)
 
 
 def _start(name: str, thermo, sample, guest: str, temperature_K: float, given: dict[str, float] | None = None) -> float:
@@ -191,25 +228,41 @@ def _start(name: str, thermo, sample, guest: str, temperature_K: float, given: d
 
 
 def _plot(path: Path, result: dict[str, Any], material: str, guest: str, temperature_K: float, *,
-          run_id: str | None = None) -> None:
+          run_id: str | None = None, pressure_unit: str | None = None) -> None:
+    """The measured branches with the model's median and 90 % posterior predictive band, the pressure in the
+    file's unit (kPa for a BELSORP AIF file) when it is a known pressure unit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    unit, scale = _pressure_unit(pressure_unit)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for item, colour in zip(result["posterior_predictive"], ("C0", "C3"), strict=False):
-        x = np.asarray(item["axis"]["values"])
+        x = np.asarray(item["axis"]["values"]) * scale
         ax.plot(x, item["observed"], "o", ms=3, color=colour, label=f"measured, {item['label']}")
-        ax.plot(x, item["median"], "-", color=colour, lw=1)
-        ax.fill_between(x, item["lower"], item["upper"], color=colour, alpha=0.25, lw=0)
+        ax.plot(x, item["median"], "-", color=colour, lw=1, label=f"model median, {item['label']}")
+        ax.fill_between(x, item["lower"], item["upper"], color=colour, alpha=0.25, lw=0, label="90 % predictive band")
         ax.set_ylabel(item["quantity"])
-    ax.set_xlabel("pressure (bar)")
-    ax.set_title(f"{material} + {guest}, {temperature_K:.0f} K: twin fit (90 % posterior predictive band)")
+    ax.set_xlabel(f"pressure ({unit})")
+    ax.set_title(f"{material} + {guest}, {temperature_K:.0f} K: twin fit\n(90 % posterior predictive band)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120, metadata=png_metadata(run_id))
     plt.close(fig)
+
+
+def _pressure_unit(unit: str | None) -> tuple[str, float]:
+    """``(unit, factor from bar to it)`` for a file's pressure unit; ``("bar", 1.0)`` when it is none or not a
+    pressure this package converts (``p/p0`` needs the saturation pressure, so it stays in bar)."""
+    from mofcore.units import parse_quantity
+
+    if unit:
+        try:
+            return unit, 1e5 / parse_quantity(f"1 {unit}", "pressure")
+        except TwinError:
+            pass
+    return "bar", 1.0
 
 
 def png_metadata(run_id: str | None) -> dict[str, str]:

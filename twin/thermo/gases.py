@@ -65,7 +65,7 @@ from twin.thermo.eos import (
     water_saturation_pressure_Pa,
 )
 
-__all__ = ["Gas", "GASES", "gas", "Saturation", "saturation", "saturation_pressure_Pa", "check_below_saturation"]
+__all__ = ["Gas", "GASES", "GAS_ALIASES", "gas", "gas_name", "Saturation", "saturation", "saturation_pressure_Pa", "check_below_saturation"]
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,41 @@ GASES: dict[str, Gas] = {
 }
 
 
+#: other names and formulas of the gases, as instruments and pyGAPS/AIF files write them (``_exptl_adsorptive
+#: C2H5OH``, ``"adsorbate": "carbon dioxide"``); compared case-insensitively, ignoring spaces, hyphens and
+#: underscores
+GAS_ALIASES: dict[str, tuple[str, ...]] = {
+    "CO2": ("carbon dioxide", "R744"),
+    "H2O": ("water", "water vapour", "water vapor", "steam", "R718"),
+    "CH4": ("methane", "R50"),
+    "N2": ("nitrogen", "dinitrogen", "R728"),
+    "Xe": ("xenon", "129Xe"),
+    "n-butane": ("butane", "C4H10", "n-C4H10", "CH3CH2CH2CH3", "R600"),
+    "ethanol": ("EtOH", "C2H5OH", "C2H6O", "CH3CH2OH", "ethyl alcohol"),
+}
+
+
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch not in " -_")
+
+
+_BY_KEY: dict[str, str] = {_key(alias): name for name, aliases in GAS_ALIASES.items() for alias in (name, *aliases)}
+
+
+def gas_name(text: str, *, where: str = "guest") -> str:
+    """The package's name of a gas from a name, formula or alias: ``"C2H5OH"``, ``"EtOH"`` → ``"ethanol"``,
+    ``"carbon dioxide"`` → ``"CO2"``; raises :class:`MaterialError` naming the known gases and their aliases."""
+    name = _BY_KEY.get(_key(str(text)))
+    if name is None:
+        known = "; ".join(f"{n} ({', '.join(GAS_ALIASES[n])})" for n in GASES)
+        raise MaterialError(f"{where}: unknown gas {text!r}; known gases (and the other names accepted): {known}")
+    return name
+
+
 def gas(name: str, *, where: str = "guest") -> Gas:
-    """Constants of one gas; raises :class:`MaterialError` naming the known gases."""
-    if name not in GASES:
-        raise MaterialError(f"{where}: unknown gas {name!r}; known gases: {', '.join(GASES)}")
-    return GASES[name]
+    """Constants of one gas, by name, formula or alias (:func:`gas_name`); raises :class:`MaterialError`
+    naming the known gases."""
+    return GASES[name] if name in GASES else GASES[gas_name(name, where=where)]
 
 
 @dataclass(frozen=True)
@@ -132,7 +162,7 @@ def _pr_saturation(g: Gas, temperature_K: float) -> float:
 def saturation(name: str, temperature_K: float) -> Saturation:
     """Saturation (T ≥ T_t) or sublimation (T < T_t) pressure of gas ``name`` at T (module docstring)."""
     g = gas(name)
-    t = float(temperature_K)
+    name, t = g.name, float(temperature_K)
     if t >= g.critical_temperature_K:
         return Saturation(math.inf, "supercritical", "T ≥ T_c")
     if name == "CO2":

@@ -43,10 +43,12 @@ def test_full_recovery_study_is_calibrated():
     assert all(c >= 0.8 for c in r["coverage_90"].values()), r["coverage_90"]
 
 
-def _fit_with_the_cli(out, iso, material, guest, temperature):
-    """``twin fit --isotherm`` with a short sampler run (300 stored steps) into ``out``."""
-    code = main(["fit", "--isotherm", str(iso), "--material", material, "--guest", guest, "--temperature",
-                 temperature, "-o", str(out), "--steps", "300", "--json"])
+def _fit_with_the_cli(out, iso, material, guest=None, temperature=None):
+    """``twin fit --isotherm`` with a short sampler run (300 stored steps) into ``out``; guest and temperature
+    from the file where they are not given."""
+    options = (["--guest", guest] if guest else []) + (["--temperature", temperature] if temperature else [])
+    code = main(["fit", "--isotherm", str(iso), "--material", material, *options, "-o", str(out), "--steps", "300",
+                 "--json"])
     assert code == 0
     return out
 
@@ -86,14 +88,34 @@ def test_fit_of_the_measured_273_K_isotherm(fitted):
         assert "rerun with --steps 600 (or more) and --seed 0" in doc["warnings"][0]
 
 
-def test_prediction_at_another_temperature_from_the_fit(fitted, tmp_path, capsys):
+def test_prediction_at_another_temperature_from_the_fit(fitted, tmp_path, capsys, shared_data):
+    """`twin isotherm --from-fit`: the fitted powder (size spread, defects) at 298 K with a 90 % band from the
+    fit's posterior draws, the measured 273 K file drawn over it, and a line saying what was written."""
+    doc = json.loads((fitted / "fit_result.json").read_text(encoding="utf-8"))
+    draws = doc["model"]["posterior_draws"]
+    assert set(draws) == set(doc["parameters"]) and len(next(iter(draws.values()))) == 200
+    csv_path = tmp_path / "pred" / "iso298.csv"
+    iso = shared_data / "isotherms" / "mil53al_boutin2010_ortiz2012" / "iso_CO2_273K.csv"
     assert main(["isotherm", "--from-fit", str(fitted / "fit_result.json"), "--temperature", "298 K", "--pressure",
-                 "0.01..30 bar", "--json"]) == 0
+                 "0.01..30 bar", "--points", "120", "--measured", str(iso), "-o", str(csv_path)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {csv_path} and {csv_path.with_suffix('.png')}" in printed
+    assert csv_path.with_suffix(".png").stat().st_size > 10_000
+    import pandas as pd
+
+    table = pd.read_csv(csv_path)
+    assert list(table.columns) == ["pressure_bar", "uptake_mmol_per_g", "uptake_p05_mmol_per_g",
+                                   "uptake_p95_mmol_per_g", "open_fraction", "branch"]
+    assert (table.uptake_p05_mmol_per_g <= table.uptake_p95_mmol_per_g + 1e-9).all()
+    assert (table.uptake_p95_mmol_per_g - table.uptake_p05_mmol_per_g).max() > 0  # a band, not a line
+    assert main(["isotherm", "--from-fit", str(fitted / "fit_result.json"), "--temperature", "298 K", "--pressure",
+                 "0.01..30 bar", "--points", "120", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    steps = {(t["branch"], t["to"]): t["pressure_bar"] for t in out["transitions"]}
+    reopening = next(t for t in out["transitions"] if t["branch"] == "adsorption")
     # the reopening step moves up with temperature (3.4 bar measured at 273 K; about 5-6 bar near 300 K,
     # Bourrelly et al., J. Am. Chem. Soc. 127, 13519 (2005))
-    assert 3.5 < steps[("adsorption", "lp")] < 9.0
+    assert 3.5 < reopening["pressure_bar"] < 9.0
+    assert reopening["pressure_bar_p05"] <= reopening["pressure_bar"] <= reopening["pressure_bar_p95"]
 
 
 def _step_pressure(pressure, uptake, level):
@@ -109,7 +131,43 @@ def _step_pressure(pressure, uptake, level):
 @pytest.fixture(scope="module")
 def fitted_dut8(tmp_path_factory, shared_data):
     iso = shared_data / "isotherms" / "pygaps_dut" / "DUT-8(Zn) EtOH 298K.aif"
-    return _fit_with_the_cli(tmp_path_factory.mktemp("fitdut8"), iso, "dut8-zn", "ethanol", "298 K")
+    return _fit_with_the_cli(tmp_path_factory.mktemp("fitdut8"), iso, "dut8-zn")  # C2H5OH, 298 K: the file says
+
+
+def test_guest_and_temperature_come_from_the_file(fitted_dut8):
+    """The AIF file states `_exptl_adsorptive C2H5OH` and `_exptl_temperature 298.00` (K): no --guest or
+    --temperature is needed, and the formula is read as the package's `ethanol`."""
+    model = json.loads((fitted_dut8 / "fit_result.json").read_text(encoding="utf-8"))["model"]
+    assert model["guest"] == "ethanol" and model["temperature_K"] == 298.0
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--guest", "CO2"], r"was measured with C2H5OH \(ethanol\) but --guest is 'CO2'"),
+    (["--temperature", "273 K"], r"the file states 298 K but --temperature is 273 K"),
+    (["--guest", "unobtainium"], r"--guest: unknown gas 'unobtainium'; known gases .*ethanol \(EtOH, C2H5OH"),
+])
+def test_file_and_options_that_disagree_are_refused(options, message, shared_data, tmp_path, capsys):
+    iso = shared_data / "isotherms" / "pygaps_dut" / "DUT-8(Zn) EtOH 298K.aif"
+    assert main(["fit", "--isotherm", str(iso), "--material", "dut8-zn", *options, "-o", str(tmp_path / "o")]) == 2
+    import re
+
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_file_that_states_no_temperature_needs_the_option(shared_data, tmp_path, capsys):
+    iso = shared_data / "isotherms" / "pygaps_dut" / "DUT-8(Zn)_EtOH_298K.csv"
+    assert main(["fit", "--isotherm", str(iso), "--material", "dut8-zn", "--guest", "EtOH", "-o",
+                 str(tmp_path / "o")]) == 2
+    assert "the file does not state its temperature; give --temperature" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, name", [("C2H5OH", "ethanol"), ("EtOH", "ethanol"), ("carbon dioxide", "CO2"),
+                                        ("co2", "CO2"), ("Water", "H2O"), ("n-C4H10", "n-butane"), ("xenon", "Xe"),
+                                        ("N2", "N2"), ("methane", "CH4")])
+def test_gases_by_formula_and_common_name(text, name):
+    from twin.thermo.gases import gas, gas_name
+
+    assert gas_name(text) == name and gas(text).name == name
 
 
 def test_fit_of_the_dut8_zn_ethanol_isotherm_explains_the_gate(fitted_dut8):
