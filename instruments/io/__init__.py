@@ -24,12 +24,16 @@ DM3/DM4                    extension                        :mod:`.images` (rose
                                                             optional)
 AIF isotherm               ``data_`` + ``_adsorp_``/_units  :mod:`.aif` (own CIF tokenizer)
 HDF5/NeXus series          magic ``\\x89HDF``                :mod:`.series` (h5py)
+twin observables file      HDF5 ``@format`` of the twin     :mod:`.series` (``read_observable``)
 folder series              a directory of files (+ log)     :mod:`.series`
 =========================  ===============================  ===========================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +48,7 @@ from instruments.io._base import (
 )
 from instruments.measurement import Measurement, MeasurementSeries
 
-__all__ = ["read_measurement", "detect_format", "FORMATS"]
+__all__ = ["read_measurement", "detect_format", "FORMATS", "on_read"]
 
 #: format name → short description (what ``twin inspect`` can report)
 FORMATS: dict[str, str] = {
@@ -60,7 +64,7 @@ FORMATS: dict[str, str] = {
     "mrc": "MRC image or stack (mrcfile)",
     "dm": "Gatan DM3/DM4 image (rosettasciio or ncempy, optional)",
     "aif": "Adsorption Information File (isotherm)",
-    "hdf5": "HDF5/NeXus series (h5py)",
+    "hdf5": "HDF5/NeXus series (h5py), or the twin's own observables file (OUT/observables/<technique>.h5)",
     "folder": "folder of measurement files with a conditions log",
 }
 
@@ -124,6 +128,26 @@ def detect_format(path: str | Path, head: bytes | None = None) -> str:
     return "columns"
 
 
+_LISTENERS: ContextVar[tuple[Callable[[Measurement | MeasurementSeries], None], ...]] = ContextVar(
+    "instruments_io_listeners", default=())
+_DEPTH: ContextVar[int] = ContextVar("instruments_io_depth", default=0)
+
+
+@contextmanager
+def on_read(callback: Callable[[Measurement | MeasurementSeries], None]) -> Iterator[None]:
+    """Within the block, ``callback(result)`` is called with what every :func:`read_measurement` returns.
+
+    Only the outermost read is reported (a folder series once, not once per frame). The command line uses this
+    to say on stderr what a reader assumed (``metadata["axis_assumed"]``) or warned about
+    (``metadata["warnings"]``), wherever in the library the measured file is read.
+    """
+    token = _LISTENERS.set(_LISTENERS.get() + (callback,))
+    try:
+        yield
+    finally:
+        _LISTENERS.reset(token)
+
+
 def read_measurement(path: str | Path, *, format: str | None = None, **options: Any) -> Measurement | MeasurementSeries:
     """Read a measured file (or folder) in any supported format.
 
@@ -143,7 +167,19 @@ def read_measurement(path: str | Path, *, format: str | None = None, **options: 
         twin.errors.DataFormatError: the file is missing, malformed, truncated or inconsistent; the
             message names the file and the line/byte/element and what was expected.
     """
-    p = Path(path)
+    depth = _DEPTH.get()
+    token = _DEPTH.set(depth + 1)
+    try:
+        result = _read(Path(path), format, options)
+    finally:
+        _DEPTH.reset(token)
+    if depth == 0:
+        for callback in _LISTENERS.get():
+            callback(result)
+    return result
+
+
+def _read(p: Path, format: str | None, options: dict[str, Any]) -> Measurement | MeasurementSeries:
     fmt = format or detect_format(p)
     if fmt.startswith("unsupported:"):
         raise fail(p, None, f"format not supported by this version: {fmt.split(':', 1)[1]}")

@@ -19,8 +19,14 @@ Sniffing
 Column choice (options override): the axis is the first numeric column (or the one whose header
 names a known axis), the values the next, a third numeric column is taken as standard uncertainties
 in ``.xye``/``.int01`` files or when its header says ``sigma``/``esd``/``err``/``uncertainty``.
-The axis name and unit come from the header, else from the extension (``.int01``, ``.fq``, ``.sq`` →
-Q in Å⁻¹; others → 2θ in deg, marked ``axis_assumed`` in the metadata), else from ``axis=``.
+The axis name and unit come from ``axis=``/``axis_unit=``, else from the header of the axis column (one table:
+:func:`~instruments.io._quantities.parse_axis_header` reads ``q_inv_nm``, ``Q (1/nm)``, ``2Theta (deg)``,
+``d (A)``, ``Raman shift (cm^-1)``, ``ppm``, ``frequency (Hz)`` …, and the values are converted to the axis's
+internal unit: Q in Å⁻¹, d in Å, frequency in kHz; a header naming a known axis with a unit not in the table is
+refused with the file, line, column and the accepted units; a name without a unit where the unit is in doubt, such
+as ``q``, is marked ``axis_unit_assumed``), else from the extension (``.int01``, ``.fq``, ``.sq`` → Q in Å⁻¹),
+else 2θ in deg, marked ``axis_assumed`` in the metadata. A value column header ``name (unit)`` gives the quantity
+and its unit.
 
 Isotherms: a header with a pressure column and an ``uptake``/``amount``/``loading``/``adsorbed``
 column gives an isotherm on a pressure axis in bar; a ``branch`` column splits it into a
@@ -43,11 +49,23 @@ from typing import Any
 import numpy as np
 
 from instruments.io._base import check_axis, check_finite, decode_text, fail, number, parse_float
-from instruments.io._quantities import axis_from_label, condition_from_text
+from instruments.io._quantities import (
+    AXIS_KINDS,
+    HeaderAxis,
+    accepted_axes,
+    axis_from_label,
+    axis_name as canonical_axis,
+    axis_option,
+    condition_from_text,
+    find_unit,
+    parse_axis_header,
+    scale,
+)
 from instruments.measurement import Measurement, MeasurementSeries, counting_uncertainty
 from instruments.observable import AXIS_TECHNIQUE, AXIS_UNITS, Axis
+from mofcore.errors import UnitError
 
-__all__ = ["read_columns", "COLUMN_EXTENSIONS"]
+__all__ = ["read_columns", "check_axis_options", "COLUMN_EXTENSIONS"]
 
 COLUMN_EXTENSIONS = (".xy", ".xye", ".dat", ".csv", ".txt", ".tsv", ".int01", ".fq", ".sq", ".asc", ".chi")
 _COMMENT = ("#", "!", ";", "%", "//", "*")
@@ -55,6 +73,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?$")
 _WAVELENGTH = re.compile(r"(?:wavelength|lambda|λ)\s*[:=]?\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*(Å|A|angstrom|nm)?", re.I)
 _SIGMA_NAME = re.compile(r"sigma|esd|err|uncert|\bsd\b|\bstd\b|\bdy\b|\bdi\b", re.I)
 _UPTAKE_NAME = re.compile(r"uptake|amount|loading|adsorbed|n_ads|quantity", re.I)
+#: a value column header with its unit: ``intensity (counts)``, ``absorbance [a.u.]``
+_VALUE_UNIT = re.compile(r"^(.*?\S)\s+[(\[]([^()\[\]]+)[)\]]\s*$")
 #: isotherm branch labels (lower case) → the label of the series item
 _BRANCHES = {"adsorption": "adsorption", "ads": "adsorption", "desorption": "desorption", "des": "desorption"}
 
@@ -74,6 +94,22 @@ def _choose_delimiter(line: str) -> str | None:
         if d in line:
             return d
     return None
+
+
+def _group_units(cells: list[str]) -> list[str]:
+    """Header cells split at blanks, with units joined to their names again: ``["2theta", "(deg)", "I"]`` →
+    ``["2theta (deg)", "I"]``; also ``[unit]`` and ``/ unit``."""
+    out: list[str] = []
+    open_unit = False
+    glue_next = False
+    for c in cells:
+        if out and (open_unit or glue_next or c.startswith(("(", "[")) or c == "/"):
+            out[-1] = f"{out[-1]} {c}"
+            open_unit = (open_unit or c.startswith(("(", "["))) and not c.endswith((")", "]"))
+            glue_next = c == "/"
+        else:
+            out.append(c)
+    return out
 
 
 def _column_index(path: Path, names: list[str] | None, chosen: Any, option: str, n_columns: int) -> int:
@@ -163,6 +199,86 @@ def _checked_table(
     return table, lines, labels
 
 
+def _header_axis(path: Path, header_line: int, column: int, label: str) -> HeaderAxis | None:
+    """What the header of ``column`` says about the axis, or ``None``; an unknown unit raises, naming the file,
+    the header line, the column and the accepted units."""
+    try:
+        found = axis_from_label(label)
+    except UnitError as exc:
+        raise fail(path, f"line {header_line}, column {column + 1}", str(exc)) from None
+    if found is None:
+        return None
+    if found[0] in AXIS_KINDS:
+        return parse_axis_header(label)
+    return HeaderAxis(found[0], found[1], found[2], None, False)
+
+
+def _axis_quietly(label: str) -> tuple[str, str, float] | None:
+    """:func:`axis_from_label`, with a header whose unit is unknown counted as naming no axis."""
+    try:
+        return axis_from_label(label)
+    except UnitError:
+        return None
+
+
+def _names_pressure(label: str) -> bool:
+    """Whether a header names a pressure (an isotherm's axis); other headers are judged as axes later."""
+    found = _axis_quietly(label)
+    return found is not None and found[0] == "pressure"
+
+
+def check_axis_options(axis: str | None, axis_unit: str | None, *, options: tuple[str, str] = ("axis=", "axis_unit="),
+                       ) -> None:
+    """Refuse an ``axis=`` or ``axis_unit=`` the header parser does not know, before a file is read.
+
+    ``options`` are the option names as the message shows them (``("--axis ", "--axis-unit ")`` on the command
+    line). Axis names are those of :data:`~instruments.io._quantities.AXIS_NAMES` (``2theta``, ``q``, ``d``,
+    ``wavenumber``, ...) or the single-unit axes of :data:`~instruments.observable.AXIS_UNITS` (``pressure``,
+    ``time``, ``index``); units those of :data:`~instruments.io._quantities.UNIT_TABLE`.
+
+    Raises:
+        UnitError: an unknown axis or unit, or a unit of another axis; the message lists the accepted ones.
+    """
+    a_opt, u_opt = options
+    if axis is not None and canonical_axis(axis) is None and axis not in AXIS_UNITS:
+        raise UnitError(f"{a_opt}{axis!r}: not a known axis; accepted: {accepted_axes()}")
+    if axis_unit is None:
+        return
+    if axis is not None and canonical_axis(axis) is None:  # pressure, time, index: one unit each
+        if axis_unit != AXIS_UNITS[axis]:
+            raise UnitError(f"{u_opt}{axis_unit!r}: the {axis} axis is read in {AXIS_UNITS[axis]} only")
+        return
+    target = canonical_axis(axis) if axis is not None else None
+    if find_unit(axis_unit) is None:
+        of = f" of the {target} axis" if target else ""
+        raise UnitError(f"{u_opt}{axis_unit!r}: not a known unit{of}; accepted: {_units_text(target)}")
+    if target is not None:
+        try:
+            axis_option(target, axis_unit)
+        except UnitError:
+            raise UnitError(f"{u_opt}{axis_unit!r}: not a unit of the {target} axis; accepted: "
+                            f"{_units_text(target)}") from None
+
+
+def _units_text(target: str | None) -> str:
+    from instruments.io._quantities import UNIT_TABLE, accepted_units
+
+    if target is not None:
+        return accepted_units(target)
+    return ", ".join(dict.fromkeys(row.display for row in UNIT_TABLE))
+
+
+def _with_unit_option(found: HeaderAxis, axis_unit: str) -> HeaderAxis:
+    """The axis a header (or the extension, or the default) gave, in the unit ``axis_unit=`` states."""
+    if found.axis not in AXIS_KINDS:
+        if axis_unit != found.unit:
+            raise UnitError(f"axis_unit={axis_unit!r}: the {found.axis} axis is read in {found.unit} only")
+        return found
+    chosen = axis_option(found.axis, axis_unit)
+    assert chosen is not None
+    return chosen
+
+
 def read_columns(
     path: Path,
     data: bytes,
@@ -184,8 +300,11 @@ def read_columns(
         path: the file (named in errors).
         data: its bytes.
         x_column, y_column, sigma_column: column number (0-based) or header name to use.
-        axis, axis_unit: axis name (``two_theta``, ``q``, ``wavenumber``, ``shift``, ...) and unit when
-            the header does not say.
+        axis, axis_unit: axis name (``two_theta``/``2theta``, ``q``, ``d``, ``wavenumber``, ``shift``,
+            ``frequency``, ``energy``; or ``pressure``, ``time``, ``index``) and the unit of the axis column in the
+            file (``1/nm``, ``inv_A``, ``deg``, ``nm``, ``Hz``, ...), over what the header says or what would be
+            assumed; values are converted to the axis's internal unit. ``axis_unit`` alone applies to the
+            header's axis, or implies one (``1/nm`` → ``q``).
         technique: a technique name as in the registry (``"xrd"``, ``"total-scattering"``, ``"isotherm"``) or a
             kind of spectrum (``"ir"``, ``"raman"``, ``"nmr"``); guessed from the axis when not given.
         wavelength_ang: λ [Å] when the file does not state it.
@@ -195,7 +314,12 @@ def read_columns(
 
     Returns:
         A :class:`Measurement`, or a :class:`MeasurementSeries` for an isotherm with branches.
+
+    Raises:
+        UnitError: ``axis``/``axis_unit`` not in the header table (the message lists the accepted ones).
+        DataFormatError: anything wrong with the file, including a header unit the table does not know.
     """
+    check_axis_options(axis, axis_unit)
     text = decode_text(path, data)
     comments: list[str] = []
     header: list[str] | None = None
@@ -205,6 +329,7 @@ def read_columns(
     text_columns: set[int] = set()
     n_cols = 0
     last_line = 0
+    last_comment: tuple[int, str] | None = None
 
     for lineno, offset, raw in _lines(text):
         last_line = lineno
@@ -213,6 +338,7 @@ def read_columns(
             continue
         if line.startswith(_COMMENT):
             comments.append(line.lstrip("#!;%/* \t"))
+            last_comment = (lineno, comments[-1])
             continue
         if header is None:
             delimiter = _choose_delimiter(line)
@@ -228,6 +354,8 @@ def read_columns(
             delimiter = _choose_delimiter(line)
         cells = _split(line, delimiter)
         n_cols = len(cells)
+        if header is not None and len(header) != n_cols and delimiter is None:
+            header = _group_units(header)  # "2theta (deg) intensity (counts)": units after a blank
         if header is not None and len(header) != n_cols:
             raise fail(
                 path, f"line {lineno}",
@@ -243,6 +371,14 @@ def read_columns(
 
     if first is None:
         raise fail(path, f"line {last_line}", "no data rows (the file holds only comments or a header)")
+    if header is None and last_comment is not None and not text_columns:
+        # a header commented out ("# 2theta intensity", "# q_inv_nm intensity_counts") on the comment line that
+        # closes the comments: taken as the header when it has one cell per column and its first names an axis
+        cells = _split(last_comment[1], delimiter)
+        if delimiter is None and len(cells) != n_cols:
+            cells = _group_units(cells)
+        if len(cells) == n_cols and not any(_is_number(c) for c in cells) and _axis_quietly(cells[0]) is not None:
+            header, header_line = cells, last_comment[0]
     numeric = [i for i in range(n_cols) if i not in text_columns]
     if len(numeric) < 2:
         raise fail(path, f"line {first[0]}",
@@ -274,7 +410,7 @@ def read_columns(
     # -- isotherm? -----------------------------------------------------------------------------
     names = header
     if names is not None and technique in (None, "isotherm"):
-        p_idx = next((i for i in numeric if (a := axis_from_label(names[i])) and a[0] == "pressure"), None)
+        p_idx = next((i for i in numeric if _names_pressure(names[i])), None)
         u_idx = next((i for i in numeric if _UPTAKE_NAME.search(names[i])), None)
         if p_idx is not None and u_idx is not None and x_column is None:
             return _isotherm(path, names, text_cells, row_line, table, p_idx, u_idx, y_column, text_columns, metadata,
@@ -282,7 +418,10 @@ def read_columns(
 
     xi = _column_index(path, names, x_column, "x_column", n_cols) if x_column is not None else None
     if xi is None and names is not None:
-        xi = next((i for i in numeric if axis_from_label(names[i]) is not None), None)
+        if axis is not None and axis_unit is not None:  # stated by the options: a header's unit does not matter
+            xi = next((i for i in numeric if _axis_quietly(names[i]) is not None), None)
+        else:
+            xi = next((i for i in numeric if _header_axis(path, header_line, i, names[i]) is not None), None)
     if xi is None:
         xi = numeric[0]
     if xi in text_columns:
@@ -304,24 +443,50 @@ def read_columns(
             elif names is None and ext in (".xye", ".int01") and len(numeric) == 3:
                 si = others[0]
 
-    # -- axis name and unit ----------------------------------------------------------------------
-    factor = 1.0
+    # -- axis name and unit: the options, else the header, else the extension, else assumed ---------------------
+    stated = axis is not None and axis_unit is not None  # the options say everything: the header is not read
+    found = _header_axis(path, header_line, xi, names[xi]) if names is not None and not stated else None
+    header_text = f"header {names[xi]!r} (line {header_line}, column {xi + 1})" if found is not None else ""
     if axis is not None:
-        axis_name = axis
-        axis_u = axis_unit or AXIS_UNITS.get(axis, "1")
-        metadata["axis_from"] = "option"
-    elif names is not None and (found := axis_from_label(names[xi])) is not None:
-        axis_name, axis_u, factor = found
-        metadata["axis_from"] = f"header {names[xi]!r}"
+        chosen: HeaderAxis | None
+        if canonical_axis(axis) is None:  # pressure, time, index: one unit each
+            chosen = HeaderAxis(axis, AXIS_UNITS[axis], 1.0, None, False)
+        else:
+            chosen = axis_option(axis, axis_unit)
+            assert chosen is not None
+            if axis_unit is None and found is not None and found.axis == chosen.axis:
+                chosen = found  # axis="q" on a header "q (1/nm)": the header's unit stands
+                metadata["axis_from"] = f"option axis={axis!r}, unit from the {header_text}"
+            elif axis_unit is None and AXIS_KINDS[chosen.axis][1]:
+                chosen = HeaderAxis(chosen.axis, chosen.unit, 1.0, None, True)
+        metadata.setdefault("axis_from", f"option axis={axis!r}" + (f", axis_unit={axis_unit!r}" if axis_unit else ""))
+    elif found is not None:
+        chosen = found if axis_unit is None else _with_unit_option(found, axis_unit)
+        metadata["axis_from"] = header_text + (f", unit from option axis_unit={axis_unit!r}" if axis_unit else "")
     elif path.suffix.lower() in (".int01", ".fq", ".sq"):
-        axis_name, axis_u = "q", "1/Å"
-        metadata["axis_from"] = f"extension {path.suffix}"
+        chosen = HeaderAxis("q", "1/Å", 1.0, None, False)
+        if axis_unit is not None:
+            chosen = _with_unit_option(chosen, axis_unit)
+        metadata["axis_from"] = f"extension {path.suffix}" + (f", unit from option axis_unit={axis_unit!r}" if axis_unit else "")
+    elif axis_unit is not None and (row := find_unit(axis_unit)) is not None and row.implies is not None:
+        chosen = axis_option(None, axis_unit)  # axis_unit="1/nm" alone: a Q axis
+        assert chosen is not None
+        metadata["axis_from"] = f"option axis_unit={axis_unit!r}"
     else:
-        axis_name, axis_u = "two_theta", "deg"
+        chosen = HeaderAxis("two_theta", "deg", 1.0, None, False)
+        if axis_unit is not None:
+            chosen = _with_unit_option(chosen, axis_unit)
         metadata["axis_from"] = "assumed (no header names the axis; pass axis= to set it)"
         metadata["axis_assumed"] = True
-
-    x = table[:, xi] * factor
+    axis_name, axis_u, factor = chosen.axis, chosen.unit, chosen.factor
+    if chosen.unit_in_file is not None and (chosen.unit_in_file != chosen.unit or factor != 1.0):
+        metadata["axis_unit_in_file"] = chosen.unit_in_file
+        metadata["axis_converted"] = f"{chosen.unit_in_file} → {chosen.unit} (×{factor:g})"
+    if chosen.unit_assumed:
+        metadata["axis_unit_assumed"] = True
+        metadata["axis_from"] = (f"{metadata['axis_from']}: no unit given, {chosen.unit} assumed "
+                                 "(pass axis_unit= to set it)")
+    x = scale(table[:, xi], factor)
     y = np.ascontiguousarray(table[:, yi])
     sigma_values = None if si is None else np.ascontiguousarray(table[:, si])
     del table  # the columns are copies: the table's memory goes back before the checks allocate
@@ -345,6 +510,9 @@ def read_columns(
             raise fail(path, where(int(neg[0])), f"negative uncertainty {number(sigma[neg[0]])} in column {si + 1}")
         kind = "file"
     y_name = names[yi] if names is not None else ""
+    y_unit = None
+    if (m_unit := _VALUE_UNIT.match(y_name)) is not None:  # "intensity (counts)": the quantity and its unit
+        y_name, y_unit = m_unit.group(1), m_unit.group(2).strip()
     if technique is None:
         total_scattering = axis_name == "q" and path.suffix.lower() in (".int01", ".fq", ".sq")
         technique = "total-scattering" if total_scattering else AXIS_TECHNIQUE.get(axis_name, "")
@@ -367,7 +535,7 @@ def read_columns(
         values=ordered(y),
         uncertainties=None if sigma is None else ordered(np.asarray(sigma)),
         quantity=quantity or (y_name if y_name else "intensity"),
-        unit=unit or "arb.",
+        unit=unit or y_unit or "arb.",
         technique=technique,
         uncertainty_kind=kind,
         conditions=conditions,

@@ -43,9 +43,10 @@ from instruments.io._base import (
     parse_float,
     read_bytes,
 )
-from instruments.io._quantities import PRESSURE_PA, TIME_S, axis_from_label, to_kelvin
+from instruments.io._quantities import PRESSURE_PA, TIME_S, axis_from_label, scale, to_kelvin
 from instruments.measurement import Measurement, MeasurementSeries
 from instruments.observable import AXIS_TECHNIQUE, Axis
+from mofcore.errors import UnitError
 
 __all__ = ["read_folder", "read_hdf5", "read_conditions_log"]
 
@@ -210,9 +211,14 @@ def _find_nxdata(h5: Any) -> Any:
     return found[0] if found else None
 
 
-def _unit_axis(name: str, units: str | None) -> tuple[str, str, float]:
+def _unit_axis(name: str, units: str | None, path: Path | None = None, where: str | None = None) -> tuple[str, str, float]:
+    """(axis, internal unit, factor) of an axis dataset from its name and ``@units``; a known axis with a unit
+    the header parser does not know raises (``q`` with ``@units = "1/pm"``)."""
     label = f"{name} ({units})" if units else name
-    found = axis_from_label(label) or axis_from_label(name)
+    try:
+        found = axis_from_label(label) or axis_from_label(name)
+    except UnitError as exc:
+        raise fail(path or Path(name), where, f"@units: {exc}") from None
     if found is None:
         return (name, units or "1", 1.0)
     return found
@@ -277,9 +283,64 @@ def read_hdf5(path: Path, *, signal: str | None = None, axis: str | None = None)
         raise fail(path, None, f"not a readable HDF5 file ({exc})") from None
     try:
         with h5:
+            if _attr_text(h5, "format") in _OBSERVABLE_FORMATS:
+                if signal is not None or axis is not None:
+                    raise fail(path, None, "signal= and axis= choose datasets of an HDF5/NeXus file; this is a "
+                                           "twin observables file, read whole")
+                h5.close()
+                return _observable_series(path)
             return _read_hdf5_open(path, h5, signal, axis)
     except (OSError, KeyError, RuntimeError) as exc:  # h5py: damaged object headers, chunks or links
         raise fail(path, None, f"damaged HDF5 content ({_first_line(exc)})") from None
+
+
+#: the ``format`` attribute of the twin's own observables files (:mod:`instruments.series_io`, versions 2 and 1)
+_OBSERVABLE_FORMATS = ("operando-mof-twin-observable", "operando-mof-twin-xrd-series", "operando-mof-twin-spectral-series")
+
+
+def _observable_series(path: Path) -> Measurement | MeasurementSeries:
+    """A twin observables file (``OUT/observables/<technique>.h5``) read by
+    :func:`instruments.series_io.read_observable`, as the simulated frames (one Measurement each); how many
+    measured frames are stored beside them is in the metadata."""
+    from instruments.series_io import read_observable
+
+    obs = read_observable(path)
+    x = np.asarray(obs.axis.values, dtype=np.float64)
+    values = np.asarray(obs.values, dtype=np.float64).reshape(-1, x.size)
+    sigma = None if obs.sigma is None else np.asarray(obs.sigma, dtype=np.float64).reshape(values.shape)
+    from instruments.measurement import CONDITION_KEYS
+
+    conds: dict[str, np.ndarray] = {}
+    other: dict[str, np.ndarray] = {}  # per-frame values a Measurement has no condition for (kept in metadata)
+    for key, v in obs.conditions.items():
+        values_ = np.asarray(v, dtype=np.float64).reshape(-1)
+        if key in CONDITION_KEYS:
+            conds[key] = values_
+        elif key.endswith("_bar") and key[:-4] + "_Pa" in CONDITION_KEYS:
+            conds[key[:-4] + "_Pa"] = values_ * 1e5
+        else:
+            other[key] = values_
+    attrs = {k: v for k, v in obs.attrs if isinstance(v, str | int | float | bool)}
+    lam = attrs.get("wavelength_A")
+    n = values.shape[0]
+    labels = tuple(obs.labels) if len(obs.labels) == n else tuple(f"frame {k}" for k in range(n))
+    meta: dict[str, Any] = {"observables": f"simulated {obs.technique or path.stem} series written by twin observe",
+                            "measured_frames": 0 if obs.measured is None else int(obs.measured.n_frames), **attrs}
+    items = [
+        Measurement(
+            axis=Axis(x, obs.axis.name, obs.axis.unit), values=values[k],
+            uncertainties=None if sigma is None else sigma[k], quantity=obs.quantity, unit=obs.unit,
+            technique=obs.technique, uncertainty_kind="file" if sigma is not None else "unknown",
+            conditions={key: float(v[k]) for key, v in conds.items() if v.size == n},
+            wavelength_ang=float(lam) if isinstance(lam, int | float) and lam > 0 else None,
+            metadata={**meta, **{key: float(v[k]) for key, v in other.items() if v.size == n}},
+            source=str(path), format="twin-observable",
+        )
+        for k in range(n)
+    ]
+    if n == 1:
+        return items[0]
+    return MeasurementSeries(tuple(items), labels, format="twin-observable", source=str(path), metadata=meta)
 
 
 def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -> Measurement | MeasurementSeries:
@@ -313,8 +374,8 @@ def _read_hdf5_open(path: Path, h5: Any, signal: str | None, axis: str | None) -
                         f"a {shape} signal{' with its uncertainties' if err_ds is not None else ''} read as float64")
     x = _numbers(path, ax_ds, "the axis")
     y = _numbers(path, sig, "the signal")
-    name, unit, factor = _unit_axis(ax_name, _attr_text(ax_ds, "units"))
-    x = x * factor
+    name, unit, factor = _unit_axis(ax_name, _attr_text(ax_ds, "units"), path, f"dataset {ax_ds.name}")
+    x = scale(x, factor)
     order = check_axis(path, x, f"the axis {ax_ds.name}", lambda i: f"dataset {ax_ds.name}[{i}]")
     reverse = x.size > 1 and order[0] > order[-1]  # identity or reversal: the frames are views, not copies
     ordered = (lambda a: a[::-1]) if reverse else (lambda a: a)  # noqa: E731

@@ -392,9 +392,20 @@ def _raw_range(path: Path, data: bytes, off: int, meta: dict[str, Any], items: l
     sample = m.pop("sampleid", None)
     if sample:
         m["sample_id"] = sample
-    # RAW4 intensities are counts per step; the shared test file is "scrambled" (intensities
-    # perturbed, some negative), so σ = √N is only given when every count is ≥ 0.
+    # RAW4 intensities are counts per step, but DIFFRAC.EVA also saves processed scans (background subtracted,
+    # scaled, "scrambled" like the shared test file) in the same format, so a negative value is not a broken
+    # file: it is read, σ = √N is not claimed, and a warning is recorded (``metadata["warnings"]``; the command
+    # line prints it on stderr).
     counts_ok = bool(np.all(y >= 0))
+    if not counts_ok:
+        neg = np.flatnonzero(y < 0)
+        first = int(neg[0])
+        m["negative_intensities"] = int(neg.size)
+        m["warnings"] = [
+            f"{neg.size} of {y.size} intensities are negative (the first, {y[first]:.6g}, at byte "
+            f"{end + first * datum}; the lowest {y.min():.6g}): raw counts cannot be negative, so these are "
+            "processed values (background-subtracted or scaled?); no counting uncertainties are given"
+        ]
     items.append(
         Measurement(
             axis=Axis(x[order], axis_name, "deg"),

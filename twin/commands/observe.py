@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from mofcore.outputs import check_output_dir
-from twin.commands._common import locked, note
+from twin.commands._common import locked, note, read_notices_on_stderr
 from twin.errors import TwinError
 
 
@@ -72,7 +72,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     requests = [(name, resolve_instrument(ref, where=f"--technique {name}")) for name, ref in requests]
 
-    with locked(out, args, create=False):
+    with locked(out, args, create=False), read_notices_on_stderr("observe"):
         for name, instrument in requests:
             path = observe(out, name, instrument, args.measured, say=lambda message: note("observe", message))
             csvs = write_first_last_csv(path)
