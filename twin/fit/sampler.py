@@ -38,6 +38,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from twin.errors import FitError
+from twin.fit.progress import report_step
 
 __all__ = ["ensemble_sample", "split_rhat"]
 
@@ -109,13 +110,15 @@ def ensemble_sample(
         second, lp_second, acc2 = update(kb, walkers[half:], lp[half:], first)
         return (jnp.concatenate([first, second]), jnp.concatenate([lp_first, lp_second])), acc1 + acc2
 
-    def step(carry, key):
+    def step(carry, xs):
+        key, index = xs
         carry, acc = jax.lax.scan(move, carry, jax.random.split(key, thin))
         walkers, lp = carry
+        report_step(index, n_steps)  # progress to the command line (twin.fit.progress); values unchanged
         return carry, (walkers, lp, jnp.sum(acc))
 
     lp0 = lp_fn(start)
-    _, (chain, lps, acc) = jax.lax.scan(step, (start, lp0), jax.random.split(key, n_steps))
+    _, (chain, lps, acc) = jax.lax.scan(step, (start, lp0), (jax.random.split(key, n_steps), jnp.arange(n_steps)))
     return chain, lps, jnp.sum(acc) / (n_steps * thin * n_walkers)
 
 

@@ -30,6 +30,7 @@ from twin.fit.isotherm import (
     fit_isotherm,
     load_isotherm,
 )
+from twin.fit.progress import stage
 from twin.fit.result import twin_fit_to_dict, write_fit_result
 from twin.fit.surrogate import make_sample
 
@@ -135,6 +136,7 @@ def run_isotherm_fit(
     from twin.material import load_material
     from twin.thermo.gases import gas
 
+    stage(f"reading {Path(path).name}")
     stated = stated_conditions(path, y_column=y_column)
     guest, temperature_K = _guest_and_temperature(Path(path).name, stated, guest, temperature_K)
     material = load_material(material_name)
@@ -159,7 +161,9 @@ def run_isotherm_fit(
     n_par = len(free)
     walkers = n_walkers or max(32, 2 * ((WALKERS_PER_PARAMETER * n_par + 1) // 2))
     t0 = time.perf_counter()
+    stage(f"compiling the model, least squares from several starts ({n_par} free parameters)")
     fit = fit_isotherm(problem, seed=seed, n_walkers=walkers, n_steps=n_steps, burn=burn, thin=thin)
+    stage("writing the result")
     elapsed = time.perf_counter() - t0
     result = twin_fit_to_dict(fit)
     values = {n: current_value(n, material.thermo, base_sample, guest, temperature_K) for n in PARAMETERS}
