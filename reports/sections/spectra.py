@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from instruments.observable import Observable
 from instruments.registry import get, techniques
@@ -110,7 +111,13 @@ def _heatmap_figure(ctx: ReportContext, s: Observable) -> Figure:
     ax.set_xlabel(s.axis.label)
     ax.set_ylabel(f"time ({ctx.time_unit})")
     bar = fig.colorbar(mesh, ax=ax, pad=0.01, location="top", shrink=0.6, aspect=40)
-    bar.set_label(f"intensity ({s.unit}, square-root scale)")
+    exponent = int(np.floor(np.log10(float(positive.max())))) if float(positive.max()) > 0 else 0
+    if abs(exponent) >= 4:  # ticks in units of 10^n named in the label, never a detached "1e10" offset
+        bar.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v / 10.0**exponent, 3)))
+        bar.set_label(f"intensity (10^{exponent} {s.unit}, square-root scale)")
+    else:
+        bar.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v, 3)))
+        bar.set_label(f"intensity ({s.unit}, square-root scale)")
     cond, _, cond_label = _condition(ctx, s)
     side.plot(cond, t, color="#333333")
     side.set_xlabel(cond_label)
@@ -123,6 +130,19 @@ def _cell_edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([centres[:1], 0.5 * (centres[1:] + centres[:-1]), centres[-1:]])
 
 
+def _branch_of_frames(cond: np.ndarray, rising: str, falling: str) -> list[str]:
+    """Per frame, the leg of the protocol it lies on: ``rising`` where the condition was last moving up,
+    ``falling`` where it was last moving down (a hold keeps the leg before it), ``""`` before any change."""
+    legs, last = [], ""
+    for change in np.diff(np.asarray(cond, float), prepend=float(cond[0])):
+        if change > 0:
+            last = rising
+        elif change < 0:
+            last = falling
+        legs.append(last)
+    return legs
+
+
 def _waterfall_figure(ctx: ReportContext, s: Observable, picks: np.ndarray) -> Figure:
     """The frames ``picks`` offset upwards in time order, coloured and labelled by their condition."""
     axis, inten = np.asarray(s.axis.values), np.asarray(s.values)
@@ -131,9 +151,12 @@ def _waterfall_figure(ctx: ReportContext, s: Observable, picks: np.ndarray) -> F
     ax = fig.subplots()
     offset = 0.35 * (float(np.max(inten[picks])) or 1.0)
     colours = colour_by(cond[picks]) if np.ptp(cond[picks]) > 0 else ["#333333"] * picks.size
+    legs = _branch_of_frames(cond, "adsorption" if cond_unit == "bar" else "heating",
+                             "desorption" if cond_unit == "bar" else "cooling")
     for i, (k, colour) in enumerate(zip(picks, colours)):
         ax.plot(axis, inten[k] + i * offset, color=colour, lw=0.8)
-        ax.annotate(f"{fmt(cond[k], 3)} {cond_unit}", xy=(1.0, 0), xycoords=("axes fraction", "data"),
+        leg = f", {legs[k]}" if legs[k] else ""
+        ax.annotate(f"{fmt(cond[k], 3)} {cond_unit}{leg}", xy=(1.0, 0), xycoords=("axes fraction", "data"),
                     xytext=(3, i * offset + float(np.median(inten[k]))), textcoords=("offset points", "data"),
                     fontsize=6.5, color=colour, va="center")
     orient_axis(ax, axis, s.axis.decreasing)

@@ -41,3 +41,35 @@ def test_spectral_section_by_technique_name(built_run, tmp_path):
         assert spectral_section(ctx, "nmr") is None and spectral_section(ctx, "raman") is None
     finally:
         run.close()
+
+
+def test_waterfall_legs_follow_the_protocol():
+    from reports.sections.spectra import _branch_of_frames
+
+    legs = _branch_of_frames([0.0, 1.0, 2.0, 2.0, 1.0, 0.5, 0.5], "adsorption", "desorption")
+    assert legs == ["", "adsorption", "adsorption", "adsorption", "desorption", "desorption", "desorption"]
+
+
+def test_heat_map_colour_bar_has_no_detached_offset(built_run, tmp_path):
+    """Counts of ~10¹⁰ on a square-root scale: the colour bar's ticks are plain numbers in units of 10^n named
+    in its label, never matplotlib's detached "1e10" offset text."""
+    from dataclasses import replace
+
+    from reports.sections.spectra import _heatmap_figure
+
+    run = load_run(built_run)
+    try:
+        ctx = ReportContext(run, tmp_path)
+        s = run.spectra["xrd"]
+        big = replace(s, values=s.values * 3e10)
+        fig = _heatmap_figure(ctx, big)
+        fig.canvas.draw()
+        bar_axes = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+        assert len(bar_axes) == 1
+        axis = bar_axes[0].xaxis
+        assert axis.get_offset_text().get_text() == ""
+        assert re.search(r"intensity \(10\^1[0-3] counts, square-root scale\)", axis.get_label_text())
+        labels = [t.get_text() for t in axis.get_ticklabels() if t.get_text()]
+        assert labels and all("e" not in lab for lab in labels)
+    finally:
+        run.close()

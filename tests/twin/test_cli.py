@@ -88,3 +88,11 @@ def test_output_into_a_closed_pipe_ends_quietly():
     assert proc.wait(timeout=120) == 141, err
     assert first.startswith(b"#")
     assert err == ""
+
+
+def test_pattern_figure_names_the_radiation():
+    from twin.commands.xrd import radiation_text
+
+    assert radiation_text([1.5405929, 1.5444274], [1.0, 0.5]) == (
+        "Cu Kα1/Kα2 doublet, λ1 = 1.54059 Å, λ2 = 1.54443 Å, I(Kα2)/I(Kα1) = 0.5")
+    assert radiation_text([0.7093], [1.0]) == "λ = 0.70930 Å"

@@ -106,7 +106,7 @@ def _handle(args: argparse.Namespace) -> int:
             with atomic_path(out) as tmp:
                 np.savetxt(tmp, np.column_stack([grid, y]), delimiter=",", header="two_theta_deg,intensity",
                            comments="", fmt="%.5f")
-            _png(out.with_suffix(".png"), grid, y, peaks, str(args.structure), lam)
+            _png(out.with_suffix(".png"), grid, y, peaks, str(args.structure), inst.wavelengths_A, inst.line_weights)
             result["output"] = str(out)
             result["png"] = str(out.with_suffix(".png"))
         result["n_points"] = int(len(grid))
@@ -147,20 +147,43 @@ def _write_peaks(path: Path, peaks: list[dict]) -> Path:
     return path
 
 
-def _png(path: Path, grid, y, peaks, title: str, lam: float) -> None:
+def _png(path: Path, grid, y, peaks, title: str, wavelengths_A, weights) -> None:
+    """The pattern with the positions of the reflections of ≥ 5 % (at λ1), a legend, and the radiation in the
+    title (``Cu Kα1/Kα2 doublet, λ1 = 1.5406 Å, λ2 = 1.5444 Å, I2/I1 = 0.5``), written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=120)
-    ax.plot(grid, y, lw=0.8, color="k")
-    for p in peaks:
-        if p["intensity_rel"] >= 5:
-            ax.axvline(p["two_theta_deg"], color="tab:red", lw=0.4, alpha=0.5)
+    from twin.atomic import atomic_path
+
+    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=120)
+    ax.plot(grid, y, lw=0.8, color="k", label="powder pattern (instrument profile)")
+    strong = [p["two_theta_deg"] for p in peaks if p["intensity_rel"] >= 5]
+    for i, x in enumerate(strong):
+        ax.axvline(x, color="tab:red", lw=0.4, alpha=0.5, label="reflections ≥ 5 % (2θ at λ1)" if i == 0 else None)
     ax.set_xlabel("2θ (deg)")
     ax.set_ylabel("intensity (rel.)")
-    ax.set_title(f"{Path(title).name}, λ = {lam:.4f} Å", fontsize=9)
+    ax.set_title(f"{Path(title).name}: {radiation_text(wavelengths_A, weights)}", fontsize=9)
+    ax.legend(loc="upper right", fontsize=7.5)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def radiation_text(wavelengths_A, weights) -> str:
+    """``λ = 0.7107 Å`` for one line; for a doublet ``Kα1/Kα2 doublet: λ1 = 1.54059 Å, λ2 = 1.54443 Å, I(Kα2)/I(Kα1)
+    = 0.5``, naming the anode where the wavelengths are those of a known tube (:data:`mofcore.constants.XRAY_LINES_A`)."""
+    import numpy as np
+
+    from mofcore.constants import XRAY_LINES_A
+
+    lam = [float(v) for v in np.atleast_1d(np.asarray(wavelengths_A))]
+    w = [float(v) for v in np.atleast_1d(np.asarray(weights))]
+    if len(lam) < 2 or w[1] <= 0:
+        return f"λ = {lam[0]:.5f} Å"
+    anode = next((name for name, lines in XRAY_LINES_A.items() if abs(float(lines[0]) - lam[0]) < 1e-5), None)
+    name = f"{anode} " if anode else ""
+    return (f"{name}Kα1/Kα2 doublet, λ1 = {lam[0]:.5f} Å, λ2 = {lam[1]:.5f} Å, "
+            f"I(Kα2)/I(Kα1) = {w[1] / w[0]:.3g}")
