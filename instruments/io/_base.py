@@ -8,11 +8,9 @@ then what was expected and what was found, e.g.
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import re
-import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +19,7 @@ import numpy as np
 
 from mofcore.constants import XRAY_LINES_A
 from mofcore.errors import DataFormatError
+from mofcore.files import regular_file_problem, size_text
 
 __all__ = [
     "fail",
@@ -65,44 +64,6 @@ def fail(path: str | Path, where: str | None, message: str) -> DataFormatError:
     """The error for a malformed file: ``"<path>, <where>: <message>"`` (``where`` may be ``None``)."""
     place = f"{path}, {where}" if where else f"{path}"
     return DataFormatError(f"{place}: {message}")
-
-
-def size_text(n_bytes: float) -> str:
-    """A byte count as a message shows it: ``3.2 GB``, ``512 kB``, ``17 bytes`` (decimal units)."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:.3g} {unit}"
-    return f"{int(n_bytes)} bytes"
-
-
-def regular_file_problem(path: str | Path) -> str | None:
-    """``None`` when ``path`` is (a link to) a regular file, else what it is, for a message: ``"no such file"``,
-    ``"a FIFO (named pipe)"``, ``"a folder"``, ``"a character device"``, ``"a symbolic link loop (…)"``, ….
-
-    Only ``stat`` is called, which never blocks: opening a FIFO would wait forever for a writer, reading a
-    character device such as ``/dev/zero`` would never end. A symbolic-link loop is named as such, not as a
-    missing file.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return "a broken symbolic link (its target does not exist)" if os.path.islink(path) else "no such file"
-    except ValueError:  # a NUL character in the name
-        return "not a usable file name (it contains a NUL character)"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "a symbolic link loop (too many levels of symbolic links)"
-        if exc.errno == errno.ENOTDIR:
-            return "no such file (a part of the path is a file, not a folder)"
-        return f"cannot be read ({exc.strerror})"
-    if stat.S_ISREG(mode):
-        return None
-    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return "a special file"
 
 
 def check_regular_file(path: Path, what: str = "a regular file") -> None:
