@@ -31,6 +31,8 @@ __all__ = [
     "nice_length",
     "add_scale_bar",
     "orient_axis",
+    "layered_frames_figure",
+    "layered_parameters_figure",
 ]
 
 #: Okabe–Ito palette (colour-blind safe): black, orange, sky blue, bluish green, yellow, blue, vermilion, purple
@@ -166,3 +168,73 @@ def colour_by(values: Sequence[float], cmap: str = "viridis", top: float = 0.85)
     norm = Normalize(vmin=float(values.min()), vmax=float(values.max()) if np.ptp(values) > 0 else float(values.min()) + 1)
     cm = matplotlib.colormaps[cmap]
     return [cm(top * norm(v)) for v in values]
+
+
+def _driving(series: dict) -> tuple[np.ndarray, str]:
+    """The driving condition of a layered-fit series and its axis label."""
+    name = series.get("driving_condition", "relative_pressure")
+    label = {"relative_pressure": "P/P₀", "relative_humidity": "relative humidity"}.get(name, "pressure (bar)")
+    return np.asarray(series[name], dtype=np.float64), label
+
+
+def layered_frames_figure(series: dict) -> Figure:
+    """Measured against model, frame by frame, on q²·I (the powder factor undone, so the 00l lines stand out),
+    offset by frame and labelled with the driving condition, and the normalised residuals (obs − calc)/σ below.
+
+    Args:
+        series: the ``series`` entry of a layered fit's ``fit_result.json`` (``q_inv_nm``, ``observed``,
+            ``calculated``, the driving condition).
+    """
+    q = np.asarray(series["q_inv_nm"], dtype=np.float64)
+    obs = np.asarray(series["observed"], dtype=np.float64)
+    calc = np.asarray(series["calculated"], dtype=np.float64)
+    x, label = _driving(series)
+    n = obs.shape[0]
+    fig = new_figure(6.8)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
+    colours = colour_by(np.arange(n))
+    step = 0.35 * float(np.nanmax(q**2 * obs))
+    for i in range(n):
+        top.plot(q, q**2 * obs[i] + i * step, ls="none", marker="o", ms=1.0, color=colours[i])
+        top.plot(q, q**2 * calc[i] + i * step, color="#D55E00", lw=0.8, label="model" if i == 0 else None)
+        top.text(q[-1], q[-1] ** 2 * calc[i, -1] + i * step, f" {label} {x[i]:.3g}", fontsize=6.5, va="center")
+        bottom.plot(q, (obs[i] - calc[i]) / np.sqrt(np.maximum(obs[i], 1.0)), lw=0.5, color=colours[i])
+    top.set_ylabel("q² × counts (offset per frame)")
+    top.legend(loc="upper left")
+    bottom.axhline(0.0, color="#999999", lw=0.5)
+    bottom.set_xlabel("Q (nm⁻¹)")
+    bottom.set_ylabel("(obs − calc)/σ")
+    return fig
+
+
+def layered_parameters_figure(series: dict, isotherm: dict | None) -> Figure:
+    """The three per-frame parameters of a layered fit (±1 s.u.) against the driving condition, beside the
+    adsorption isotherm with the uptake at the frames marked.
+
+    Args:
+        series: the ``series`` entry of a layered fit's ``fit_result.json``.
+        isotherm: its ``isotherm`` entry (``relative_pressure``, ``uptake``, ``uptake_name``) or ``None``.
+    """
+    x, label = _driving(series)
+    v, e = series["values"], series["esd"]
+    fig = new_figure(4.6)
+    axes = fig.subplots(2, 2).ravel()
+    for ax, (name, title) in zip(axes[:3], (("d001_nm", "interlayer distance d₀₀₁ (nm)"),
+                                            ("coherent_thickness_nm", "coherent thickness L_V (nm)"),
+                                            ("d_spread_nm", "spread of d, σ (nm)"))):
+        ax.errorbar(x, v[name], yerr=e[name], fmt="o-", ms=3, lw=0.8, capsize=2, color="#0072B2")
+        ax.set_ylabel(title)
+        ax.set_xlabel(label)
+    ax = axes[3]
+    if isotherm is not None:
+        ax.plot(isotherm["relative_pressure"], isotherm["uptake"], "o-", ms=2.5, lw=0.8, color="#009E73",
+                label="adsorption branch")
+        if "uptake" in series:
+            ax.plot(x, series["uptake"]["values"], "x", ms=6, color="#D55E00", label="at the XRD frames")
+        ax.set_ylabel(isotherm.get("uptake_name", "uptake"))
+        ax.legend(loc="upper left")
+    else:
+        ax.text(0.5, 0.5, "no isotherm given", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(label)
+    return fig
+

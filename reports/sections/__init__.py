@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from reports.sections._shared import SectionFn
 from reports.sections.fit import fit_section
+from reports.sections.layered import layered_fit_section
 from reports.sections.phases import phase_section
 from reports.sections.provenance import provenance_section
 from reports.sections.scenario import scenario_section
@@ -28,6 +29,7 @@ __all__ = [
     "technique_sections",
     "tem_section",
     "fit_section",
+    "layered_fit_section",
     "provenance_section",
     "OVERLAY_BACKGROUND",
     "MAX_TABLE_ROWS",
@@ -41,5 +43,6 @@ SECTIONS: list[SectionFn] = [
     technique_sections,
     tem_section,
     fit_section,
+    layered_fit_section,
     provenance_section,
 ]

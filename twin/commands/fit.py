@@ -5,7 +5,10 @@ Three techniques: a measured isotherm with both branches, fitted through the pow
 XRD series (``technique = "xrd-series"`` in the fit file), refined frame by frame and summarised as switching
 pressures, hysteresis and coherent-domain sizes (:mod:`twin.fit.xrd_series`), and an X-ray total-scattering
 series F(Q, T) (``technique = "total-scattering"``), fitted frame by frame for the crystalline fraction and
-coherence diameter (:mod:`twin.fit.total_scattering`; also ``fit_series.csv``). All write
+coherence diameter (:mod:`twin.fit.total_scattering`; also ``fit_series.csv``), and an in situ XRD series of a
+layered host (``twin fit --xrd-series FOLDER --model layered``, or ``model = "layered"`` in an xrd-series fit file),
+fitted frame by frame for the interlayer distance, the coherent stack thickness and the spread of interlayer
+distances (:mod:`twin.fit.layered`; also ``fit_series.csv``, one row per frame). All write
 ``OUT/fit_result.json`` (values, stderr, 90 % intervals, figures of merit, correlations, convergence,
 provenance, predictive check) and a figure. See ``docs/fit.md``.
 """
@@ -16,8 +19,9 @@ import argparse
 from pathlib import Path
 
 from mofcore.outputs import OutputError, check_output_dir
-from twin.commands._common import add_overwrite, locked, print_json
+from twin.commands._common import StageProgress, add_overwrite, locked, print_json, read_notices_on_stderr
 from twin.errors import FitError
+from twin.fit.progress import reporting
 from twin.units import parse_quantity
 
 
@@ -37,13 +41,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("fit_file", metavar="FIT.toml", nargs="?", help="fit description")
     parser.add_argument("-o", "--output", metavar="OUT", help="output directory (required)")
     parser.add_argument("--isotherm", metavar="FILE", help="a measured isotherm, one or both branches (AIF or CSV); parameters one branch cannot determine are reported as such")
+    parser.add_argument("--xrd-series", metavar="FOLDER", help="a measured in situ XRD series (a folder of frames with a "
+                        "conditions log giving pressure, relative_pressure (P/P0) or rh per frame); with --model")
+    parser.add_argument("--model", choices=("layered",), help="model of --xrd-series: 'layered' = paracrystalline "
+                        "layer stacks (graphene oxide, clays): d001, coherent thickness and spread of interlayer "
+                        "distances per frame (docs/layered.md); a MOF series is refined through a fit file")
+    parser.add_argument("--uptake", metavar="FILE", help="isotherm CSV (relative_pressure, uptake_…, branch) whose "
+                        "adsorption branch gives the uptake at each frame (with --xrd-series; default: a single "
+                        "isotherm*.csv in or beside FOLDER)")
+    parser.add_argument("--q-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                        help="fitted Q range in nm⁻¹ (with --xrd-series; default: from 0.6 × the lowest 001 position of the "
+                             "series to the end of the data)")
     parser.add_argument("--material", help="material name or .toml (with --isotherm)")
-    parser.add_argument("--guest", help="adsorbing gas, e.g. CO2 (with --isotherm)")
-    parser.add_argument("--temperature", help='temperature of the measurement, e.g. "273 K" (with --isotherm)')
+    parser.add_argument("--guest", help="adsorbing gas by name or formula, e.g. CO2, ethanol or C2H5OH (with --isotherm; "
+                        "default: the adsorptive the file states)")
+    parser.add_argument("--temperature", help='temperature of the measurement, e.g. "273 K" (with --isotherm; default: '
+                        "the temperature the file states)")
     parser.add_argument("--y-column", help="uptake column of a CSV file (default: the reader's choice)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of starts and sampler (default 0)")
     parser.add_argument("--steps", type=int, default=1500, help="sampler steps (default 1500)")
     parser.add_argument("--json", action="store_true", help="print a one-line JSON summary")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (by default: the stages, and the sampler's steps with an ETA; a "
+                             "bar on a terminal, a line per tenth otherwise)")
     add_overwrite(parser, "a fit result (OUT/fit_result.json with its fit_series.csv and figure)")
     parser.set_defaults(handler=_handle)
 
@@ -53,29 +73,35 @@ def _handle(args: argparse.Namespace) -> int:
         raise FitError("-o/--output: an output directory is required")
     out = check_output_dir(args.output)
     run = _prepare(args)
-    with locked(out, args):
+    with locked(out, args), read_notices_on_stderr("fit"):
         if (out / "fit_result.json").exists() and not args.overwrite:
             raise OutputError(f"{out}: already holds a fit result (fit_result.json); give --overwrite to replace it "
                               "(with its fit_series.csv and figure), or another -o")
-        return run()
+        with StageProgress("fit", disable=True if args.quiet else None) as bar, reporting(bar):
+            return run()
 
 
 def _prepare(args: argparse.Namespace):
     """Check the arguments and read the fit file (nothing written); returns the fit to run."""
     from twin.fit.workflow import run_isotherm_fit
 
-    if args.fit_file and args.isotherm:
-        raise FitError("give either a fit file or --isotherm FILE, not both")
+    given = [flag for flag, v in (("a fit file", args.fit_file), ("--isotherm", args.isotherm),
+                                  ("--xrd-series", args.xrd_series)) if v]
+    if len(given) > 1:
+        raise FitError(f"give one of a fit file, --isotherm FILE or --xrd-series FOLDER, not {' and '.join(given)}")
+    if not args.xrd_series and (args.model or args.uptake or args.q_range):
+        raise FitError("--model, --uptake and --q-range go with --xrd-series FOLDER")
+    if args.xrd_series:
+        return _prepare_xrd_series(args)
     if args.isotherm:
-        missing = [flag for flag, v in (("--material", args.material), ("--guest", args.guest),
-                                        ("--temperature", args.temperature)) if not v]
-        if missing:
-            raise FitError(f"--isotherm needs {', '.join(missing)}")
+        if not args.material:
+            raise FitError("--isotherm needs --material (and --guest, --temperature where the file does not state them)")
         if not Path(args.isotherm).is_file():
             raise FitError(f"--isotherm: file {args.isotherm!r} not found")
         if args.steps < 200:
             raise FitError(f"--steps: expected at least 200, got {args.steps}")
-        temperature_K = parse_quantity(args.temperature, "temperature", where="--temperature")
+        temperature_K = (parse_quantity(args.temperature, "temperature", where="--temperature")
+                         if args.temperature else None)
 
         def isotherm() -> int:
             result = run_isotherm_fit(args.isotherm, args.material, args.guest, temperature_K, args.output,
@@ -103,6 +129,36 @@ def _prepare(args: argparse.Namespace):
         return from_file
     raise FitError("expected a fit file (twin fit FIT.toml -o OUT) or --isotherm FILE with --material, --guest, "
                    "--temperature")
+
+
+def _prepare_xrd_series(args: argparse.Namespace):
+    """``--xrd-series FOLDER --model layered``: checked here, run under the output lock."""
+    from twin.fit.layered import LayeredSettings, print_layered, run_layered_fit
+
+    if args.model is None:
+        raise FitError("--xrd-series needs --model layered (a MOF series with a material and an instrument is "
+                       "refined through a fit file: technique = \"xrd-series\", docs/fit.md)")
+    if not Path(args.xrd_series).exists():
+        raise FitError(f"--xrd-series: {args.xrd_series!r} not found")
+    if args.uptake is not None and not Path(args.uptake).is_file():
+        raise FitError(f"--uptake: file {args.uptake!r} not found")
+    settings = LayeredSettings()
+    if args.q_range is not None:
+        low, high = args.q_range
+        if not (0.0 <= low < high):
+            raise FitError(f"--q-range: expected 0 ≤ LOW < HIGH in nm⁻¹, got {low:g} {high:g}")
+        settings = LayeredSettings(q_range_inv_nm=(low, high))
+
+    def layered() -> int:
+        result = run_layered_fit(args.xrd_series, args.output, settings=settings, uptake_path=args.uptake,
+                                 command="twin fit --xrd-series --model layered")
+        if args.json:
+            return _print(result, True)
+        print_layered(result)
+        print(f"wrote {result['path']} (and fit_series.csv, fit_layered.png)")
+        return 0
+
+    return layered
 
 
 def _print(result: dict, as_json: bool) -> int:

@@ -45,32 +45,55 @@ from mofcore.stats import poisson_sigma, pooled_figures_of_merit
 from twin.analysis import branches, crossings
 from twin.errors import FitError
 
-__all__ = ["load_xrd_series", "fit_xrd_series", "switching_summary", "coherent_size_truth",
-           "SWITCH_LEVEL"]
+__all__ = ["load_xrd_series", "fit_xrd_series", "switching_summary", "coherent_size_truth", "driving_condition",
+           "DRIVING_CONDITIONS", "SWITCH_LEVEL"]
+
+#: conditions that can drive an in situ series, in order of preference: (name in the Observable, unit)
+DRIVING_CONDITIONS = (("pressure_bar", "bar"), ("relative_pressure", "1"), ("relative_humidity", "1"))
 
 SWITCH_LEVEL = 0.5
 _Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
 
 
+def driving_condition(data: Observable) -> tuple[str, np.ndarray, str] | None:
+    """The condition that drives a series: pressure (bar), else relative pressure P/P0, else relative humidity
+    (both 0..1), the first recorded on every frame; ``None`` when none is."""
+    for name, unit in DRIVING_CONDITIONS:
+        values = data.condition(name)
+        if np.all(np.isfinite(values)):
+            return name, values, unit
+    return None
+
+
 def load_xrd_series(path: str | Path, *, wavelength_A: float | None = None) -> Observable:
     """A measured in situ XRD series ready to be refined: the XRD technique's ``align``
     (:func:`instruments.xrd.technique.align_xrd`: one 2θ grid, a Q axis converted with ``wavelength_A``, counting
-    uncertainties where the files give none, the conditions per frame) and a pressure for every frame.
+    uncertainties where the files give none, the conditions per frame) and a driving condition for every frame:
+    a pressure, a relative pressure P/P0 or a relative humidity (:func:`driving_condition`).
 
     Raises:
         DataFormatError: unreadable files, a single pattern instead of a series, frames on different grids, an
             axis that is neither 2θ nor Q.
-        FitError: frames without a pressure (the switching cannot be located).
+        FitError: frames without a driving condition (the switching cannot be located).
     """
     from instruments.xrd.technique import align_xrd
 
     data = align_xrd(path, wavelength_A=wavelength_A)
-    pressure = data.condition("pressure_bar")
-    if not np.all(np.isfinite(pressure)):
-        missing = [lab for lab, p in zip(data.labels, pressure, strict=True) if not np.isfinite(p)]
-        raise FitError(f"{path}: frames {', '.join(missing[:5])} have no pressure; add a conditions log with a "
-                       "pressure column (e.g. pressure_bar) so the switching can be located")
+    _require_driving(data, path)
     return data
+
+
+def _require_driving(data: Observable, path: str | Path) -> tuple[str, np.ndarray, str]:
+    found = driving_condition(data)
+    if found is None:
+        recorded = np.zeros(data.n_frames, dtype=bool)
+        for name, _ in DRIVING_CONDITIONS:
+            recorded |= np.isfinite(data.condition(name))
+        missing = [lab for lab, ok in zip(data.labels, recorded, strict=True) if not ok] or list(data.labels)
+        raise FitError(f"{path}: frames {', '.join(missing[:5])} have no pressure; add a conditions log "
+                       "with a pressure (pressure_bar), relative pressure (relative_pressure, P/P0) or relative "
+                       "humidity (rh) column for every frame")
+    return found
 
 
 # ------------------------------------------------------------------------------------------ sample level
@@ -208,9 +231,12 @@ def fit_xrd_series(
     elapsed = time.perf_counter() - t0
 
     w_open, e_open = fit.weight_fraction[:, -1], fit.weight_fraction_esd[:, -1]
-    switching = switching_summary(w_open, e_open, data.condition("pressure_bar"), seed=seed, n_draws=n_draws)
+    driver, drive, drive_unit = _require_driving(data, data.source)
+    switching = switching_summary(w_open, e_open, drive, seed=seed, n_draws=n_draws)
     par_names, units, values, draws = list(switching["names"]), [], list(switching["values"]), list(switching["draws"])
-    units = ["bar"] * len(par_names)
+    if driver != "pressure_bar":  # the crossing is in P/P0 or RH, named so
+        par_names = [n.replace("switching_pressure", f"switching_{driver}") for n in par_names]
+    units = [drive_unit] * len(par_names)
     rng = np.random.default_rng(seed + 1)
     notes: list[str] = []
     for p, phase in enumerate(names):
@@ -257,8 +283,8 @@ def fit_xrd_series(
         "warnings": warnings,
         "model": {"kind": "xrd-series-refinement", "material": material.name, "phases": list(names),
                   "domain_shape": "box", "size_distribution": "log-normal (twin.fit.pattern.lognormal_sizes_A)",
-                  "switch_level": SWITCH_LEVEL, "pure_fraction": pure_fraction,
-                  "branches": branches(data.condition("pressure_bar")).tolist()},
+                  "switch_level": SWITCH_LEVEL, "pure_fraction": pure_fraction, "driving_condition": driver,
+                  "branches": branches(drive).tolist()},
     }, fit
 
 
@@ -273,6 +299,8 @@ def _series_table(data: Observable, fit: Any, phase_names: tuple[str, ...]) -> d
         "frame": list(data.labels),
         "time_s": data.condition("time_s").tolist(),
         "pressure_bar": data.condition("pressure_bar").tolist(),
+        "relative_pressure": data.condition("relative_pressure").tolist(),
+        "relative_humidity": data.condition("relative_humidity").tolist(),
         "temperature_K": data.condition("temperature_K").tolist(),
         "weight_fraction": {n: fit.weight_fraction[:, p].tolist() for p, n in enumerate(phase_names)},
         "weight_fraction_esd": {n: fit.weight_fraction_esd[:, p].tolist() for p, n in enumerate(phase_names)},
@@ -287,8 +315,10 @@ def _predictive(data: Observable, fit: Any, w_open: np.ndarray) -> list[dict[str
     """Up to four frames: the 90 % counting band around the refined pattern, with the observed counts."""
     n = data.n_frames
     mixed = int(np.argmax(np.minimum(w_open, 1.0 - w_open)))
-    pressure = data.condition("pressure_bar")
-    picks = list(dict.fromkeys([0, mixed, int(np.argmax(pressure)), n - 1]))
+    found = driving_condition(data)
+    name, pressure, unit = found if found is not None else ("pressure_bar", data.condition("pressure_bar"), "bar")
+    unit = "bar" if name == "pressure_bar" else ("P/P0" if name == "relative_pressure" else "RH")
+    picks = list(dict.fromkeys([0, mixed, int(np.nanargmax(pressure)) if np.any(np.isfinite(pressure)) else 0, n - 1]))
     items = []
     for k in picks:
         yc = np.clip(fit.y_calc[k], 0.0, None)
@@ -296,5 +326,5 @@ def _predictive(data: Observable, fit: Any, w_open: np.ndarray) -> list[dict[str
         items.append({"axis": {"name": "2θ", "unit": "deg", "values": np.asarray(data.axis.values).tolist()},
                       "observed": np.asarray(data.values)[k].tolist(), "median": yc.tolist(),
                       "lower": (yc - half).tolist(), "upper": (yc + half).tolist(), "level": 0.9,
-                      "label": f"frame {data.labels[k]}, {pressure[k]:.3g} bar", "quantity": "counts"})
+                      "label": f"frame {data.labels[k]}, {pressure[k]:.3g} {unit}", "quantity": "counts"})
     return items
