@@ -1,5 +1,6 @@
-"""²H NMR benchmark: static powder spectra with exchange per second, batched over rates, orientations and frames,
-against mrsimulator's static (rigid) ²H spectrum in the same run.
+"""NMR benchmark: static ²H powder spectra with exchange per second, batched over rates, orientations and frames,
+against mrsimulator's static (rigid) ²H spectrum in the same run; ¹²⁹Xe Bloch–McConnell spectra and xenon
+random walks.
 
 Usage: ``python benchmarks/bench_nmr.py [--quick | --standard | --large]``; the last line of stdout is one JSON
 object (figures of merit, versions, device, load average, wall time).
@@ -14,6 +15,11 @@ object (figures of merit, versions, device, load average, wall time).
   2048 points over 500 kHz, its default integration density (70) and an exponential apodisation, one spectrum per
   ``Simulator.run`` + signal processing; against our rigid spectrum on the same grid (4181 directions), one call.
   Skipped with a note when mrsimulator is not installed (``pip install '.[nmr-peer]'``).
+
+* ``xenon``: three-site (lp, np, gas) Bloch–McConnell spectra, 2048 points, one call per rate of a sweep
+  (``instruments.nmr.xenon.bloch_mcconnell``: input checks on the host, one batched 3 × 3 solve per frequency);
+  and the random walk of 4096 xenon walkers over a 16³ two-phase lattice with escape to the gas: walker hops per
+  second. No peer: mrsimulator 1.0 has no chemical exchange.
 
 Setup is untimed; compile time (plus the first call) is reported on its own; medians over repeats.
 """
@@ -129,6 +135,41 @@ def bench_peer(repeats):
             "note": "mrsimulator has no exchange; the rigid spectrum is the common ground (same grid, broadening)"}
 
 
+def bench_xenon(n_rates, repeats):
+    from instruments.nmr.xenon import bloch_mcconnell, walk_spectrum
+
+    nu = np.linspace(-5e3, 35e3, 2048)
+    p = np.array([0.55, 0.40, 0.05])
+    rates_list = []
+    for k in np.logspace(1, 6, n_rates):
+        k_mat = np.array([[0.0, k, 0.1 * k], [k * p[0] / p[1], 0.0, 0.0], [0.1 * k * p[0] / p[2], 0.0, 0.0]])
+        rates_list.append(k_mat)
+
+    def sweep():
+        return [bloch_mcconnell(nu, [10e3, 22e3, 0.0], p, k_mat, [900.0, 1200.0, 300.0]) for k_mat in rates_list]
+
+    t, spread, first = _timed(sweep, repeats)
+    phase = np.zeros((16, 16, 16), np.int64)
+    phase[:, :, 8:] = 1
+    shift = np.linspace(-40.0, 300.0, 2048)
+
+    def walk():
+        return walk_spectrum(phase, shift, [90.0, 200.0, 0.5], [2e5, 5e4], [3.0, 1.7], linewidth_hz=[300, 400, 100],
+                             gas_fraction=0.05, n_walkers=4096, seed=1)
+
+    t_walk, spread_walk, first_walk = _timed(walk, repeats)
+    result = walk()
+    hops = result.n_events * 4096
+    return {"bloch_mcconnell": {"sites": 3, "n_points": nu.size, "spectra": n_rates, "time_s": t,
+                                "time_range_s": spread, "compile_plus_first_s": first, "spectra_per_s": n_rates / t},
+            "walk": {"lattice": [16, 16, 16], "walkers": 4096, "events": result.n_events, "time_s": t_walk,
+                     "time_range_s": spread_walk, "compile_plus_first_s": first_walk,
+                     "walker_hops_per_s_upper": hops / t_walk,
+                     "note": "events = iterations of the event loop (the busiest walker's hops); walkers in slow "
+                             "sites finish early, so hops/s is an upper bound"},
+            "peer": {"skipped": "mrsimulator 1.0 has no chemical exchange"}}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     tier = parser.add_mutually_exclusive_group()
@@ -149,6 +190,9 @@ def main(argv=None):
     frames = bench_frames(cfg["n_frames"], cfg["repeats"])
     print(f"frames      {frames['n_frames']} frames × 2 phases: {frames['spectra_per_s']:.1f} spectra/s",
           file=sys.stderr)
+    xenon = bench_xenon(cfg["tetra_rates"], cfg["repeats"])
+    print(f"xenon       Bloch-McConnell 3 sites: {xenon['bloch_mcconnell']['spectra_per_s']:.1f} spectra/s; walk "
+          f"16^3 × 4096 walkers: {xenon['walk']['time_s']:.2f} s", file=sys.stderr)
     peer = bench_peer(cfg["repeats"])
     print(f"peer        {json.dumps(peer)}", file=sys.stderr)
     best = max(row["spectra_per_s"] for row in flips)
@@ -158,7 +202,7 @@ def main(argv=None):
         "spectra_per_s_tetrahedral": {str(r["n_orientations"]): r["spectra_per_s"] for r in tetra},
         "spectra_per_s_frames": frames["spectra_per_s"], "goal_spectra_per_s": 1000.0,
         "goal_met_pi_flip_best": best >= 1000.0, "pi_flip": flips, "tetrahedral": tetra, "frames": frames,
-        "peer": peer, "versions": {"python": platform.python_version(), "jax": jax.__version__,
+        "xenon": xenon, "peer": peer, "versions": {"python": platform.python_version(), "jax": jax.__version__,
                                    "numpy": np.__version__},
         "device": str(jax.devices()[0]), "platform": platform.platform(), "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(), "dtype": str(jax.numpy.result_type(float)),

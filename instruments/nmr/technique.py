@@ -1,4 +1,8 @@
-r"""Static ²H NMR on the technique seam (:mod:`instruments.technique`): the spectrum of every frame of a run.
+r"""NMR on the technique seam (:mod:`instruments.technique`): the spectrum of every frame of a run.
+
+The instrument file names its nucleus: ``nucleus = "2H"`` (the default; this docstring) or ``nucleus = "129Xe"``
+(xenon random walks over each frame's domains, :mod:`instruments.nmr.xenon_technique`, on a ppm axis); any other
+is a :class:`~mofcore.errors.DataFormatError`.
 
 **What a run can tell ²H NMR.** The twin gives, per frame, the phase fractions :math:`x_{p,f}` and the temperature
 :math:`T_f`. The forward model is the simplest one these support: the deuterated linkers of each phase p move
@@ -53,7 +57,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,17 +75,25 @@ from instruments.nmr.deuterium import (
 )
 from instruments.nmr.exchange import spectrum_grid
 from instruments.nmr.motion import MOTIONS, jump_model
+from instruments.nmr.xenon_technique import XenonSettings, parse_xenon_settings, simulate_xenon
+from instruments.nmr._settings import check_tables
+from instruments.nmr._settings import fail as _fail
 from instruments.observable import Axis, Observable
 from instruments.technique import Technique, TwinFrames
 from mofcore.errors import DataFormatError, UnitError
+from mofcore.files import read_toml_file
 from mofcore.units import parse_quantity, parse_range
 
-__all__ = ["NMR", "NmrSettings", "PhaseDynamics", "load_nmr_settings", "parse_nmr_settings", "simulate_nmr",
+__all__ = ["NMR", "NUCLEI", "NmrSettings", "PhaseDynamics", "load_nmr_settings", "parse_nmr_settings", "simulate_nmr",
            "align_nmr", "phase_spectra", "rate_text", "baseline_sigma"]
 
 #: the example instrument file shipped beside this module (MIL-53(Al), phenylene π-flips per phase)
 
+#: the nuclei an instrument file may name (``nucleus = "..."``, default ²H)
+NUCLEI = ("2H", "129Xe")
+
 _KNOWN = {
+    "nucleus": None,
     "spectrum": {"frequency", "points", "echo_delay", "lorentzian", "gaussian", "orientations"},
     "quadrupole": {"cq", "asymmetry"},
     "motion": {"model", "angle", "sites"},
@@ -136,10 +147,6 @@ class NmrSettings:
     source: str = ""
 
 
-def _fail(where: str, key: str, message: str) -> DataFormatError:
-    return DataFormatError(f"{where}: {key}: {message}")
-
-
 _SLASH_RATE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*/\s*(s|min|h)\s*$")
 
 
@@ -164,18 +171,20 @@ def _quantity(where: str, key: str, value: Any, dimension: str, check: Any = Non
     return result
 
 
-def parse_nmr_settings(doc: dict[str, Any], where: str = "instrument") -> NmrSettings:
-    """Validate a parsed instrument file (module docstring) into :class:`NmrSettings`."""
-    for table, value in doc.items():
-        if table not in _KNOWN:
-            raise _fail(where, table, f"unknown table; known: {', '.join(_KNOWN)}")
-        if not isinstance(value, dict):
-            raise _fail(where, table, "expected a table")
-        keys = _KNOWN[table]
-        if keys is not None:
-            for key in value:
-                if key not in keys:
-                    raise _fail(where, f"{table}.{key}", f"unknown key; known: {', '.join(sorted(keys))}")
+def parse_nmr_settings(doc: dict[str, Any], where: str = "instrument") -> NmrSettings | XenonSettings:
+    """Validate a parsed instrument file (module docstring) into :class:`NmrSettings`, or, with
+    ``nucleus = "129Xe"``, into :class:`~instruments.nmr.xenon_technique.XenonSettings`.
+
+    Raises:
+        DataFormatError: an unknown nucleus, or any bad key of the nucleus's file.
+    """
+    nucleus = doc.get("nucleus", "2H")
+    if nucleus not in NUCLEI:
+        raise _fail(where, "nucleus", f"expected one of {', '.join(NUCLEI)}, got {nucleus!r}")
+    if nucleus == "129Xe":
+        return parse_xenon_settings(doc, where)
+    doc = {k: v for k, v in doc.items() if k != "nucleus"}
+    check_tables(doc, _KNOWN, where)
     spectrum, quad, motion = doc.get("spectrum", {}), doc.get("quadrupole", {}), doc.get("motion", {})
     try:
         lo, hi = parse_range(spectrum.get("frequency", "-250..250 kHz"), "rate", where="spectrum.frequency")
@@ -242,16 +251,10 @@ def parse_nmr_settings(doc: dict[str, Any], where: str = "instrument") -> NmrSet
 
 
 def load_nmr_settings(path: str | Path) -> NmrSettings:
-    """An instrument TOML file (module docstring) → :class:`NmrSettings`."""
+    """An instrument TOML file (module docstring) → :class:`NmrSettings` (a FIFO, a folder or an oversized file is
+    refused before it is opened: :func:`mofcore.files.read_toml_file`)."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFormatError(f"{path}: no such instrument file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataFormatError(f"{path}: cannot be read ({error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise DataFormatError(f"{path}: not valid TOML ({error})") from None
+    doc = read_toml_file(path, what="an NMR instrument file (TOML)", error=DataFormatError, source=str(path))
     return parse_nmr_settings(doc, str(path))
 
 
@@ -289,13 +292,17 @@ def phase_spectra(settings: NmrSettings, temperature_K: np.ndarray, frequency_hz
     return spectra[..., ::-1] if nu[0] > nu[-1] else spectra
 
 
-def simulate_nmr(frames: TwinFrames, settings: NmrSettings, frequency_kHz: Any = None) -> Observable:
-    """The ²H spectrum of every frame (module docstring) on the settings' grid or on ``frequency_kHz`` [kHz].
+def simulate_nmr(frames: TwinFrames, settings: NmrSettings | XenonSettings, frequency_kHz: Any = None) -> Observable:
+    """The ²H spectrum of every frame (module docstring) on the settings' grid or on ``frequency_kHz`` [kHz]; for
+    ¹²⁹Xe settings the xenon spectrum on a shift axis [ppm] (:func:`~instruments.nmr.xenon_technique.simulate_xenon`,
+    ``frequency_kHz`` then being the shifts in ppm).
 
     Returns:
         An :class:`Observable` on ``Axis(ν, "frequency", "kHz")`` with values in 1/kHz (area: the echo amplitude
         times the deuterons present), the frame conditions plus ``rate_per_s_<phase>`` (the median rate).
     """
+    if isinstance(settings, XenonSettings):
+        return simulate_xenon(frames, settings, frequency_kHz)
     fraction = frames.summary("phase_fraction", "NMR")
     if fraction.shape[1] != len(frames.phase_names):
         raise DataFormatError(f"{frames.source}: the trajectory has {fraction.shape[1]} phases but material "
@@ -386,7 +393,7 @@ def align_nmr(path: str | Path, settings: NmrSettings | None = None) -> Observab
 
 NMR = Technique(
     name="nmr",
-    title="²H NMR spectra",
+    title="NMR spectra (²H, ¹²⁹Xe)",
     axis_name="frequency",
     axis_unit="kHz",
     fit_names=("nmr-series",),
@@ -395,5 +402,6 @@ NMR = Technique(
     align=align_nmr,
     fit="twin.fit.nmr:NMR_SERIES",
     panel=None,
-    summary="static ²H solid-echo spectra of every frame, one jump rate per phase (docs/nmr.md)",
+    summary="static ²H solid-echo spectra of every frame, one jump rate per phase; or ¹²⁹Xe spectra from xenon "
+            "random walks over the frame's domains (nucleus = \"129Xe\"; docs/nmr.md)",
 )

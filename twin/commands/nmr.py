@@ -1,4 +1,5 @@
-"""``twin nmr deuterium``: the static ²H solid-echo powder spectrum of a jump model, or of a fitted VT series.
+"""``twin nmr deuterium``: the static ²H solid-echo powder spectrum of a jump model, or of a fitted VT series;
+``twin nmr xenon``: a ¹²⁹Xe spectrum of exchanging sites, or of xenon random walks over a frame of a run.
 
 Quantities are parsed with :func:`mofcore.units.parse_quantity` (a frequency such as ``"170 kHz"`` is read as a
 rate, 1/s = Hz; ``"1e9 /s"`` is accepted for ``"1e9 1/s"``). docs/nmr.md describes the physics.
@@ -30,8 +31,9 @@ def _wrap(*paragraphs: str) -> str:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "nmr",
-        help="static 2H NMR spectra with exchange (jump models, solid echo)",
-        description="Static 2H NMR forward models. `twin nmr deuterium --help` for the spectrum of a jump model.",
+        help="NMR spectra with exchange: static 2H (jump models, solid echo), 129Xe (sites, random walks)",
+        description="NMR forward models. `twin nmr deuterium --help` for the 2H spectrum of a jump model, "
+                    "`twin nmr xenon --help` for 129Xe spectra.",
     )
     sub = parser.add_subparsers(dest="nmr_command", metavar="KIND")
     d = sub.add_parser(
@@ -68,6 +70,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("-o", "--output", metavar="SPECTRUM.csv", help="write the spectrum here")
     d.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     d.set_defaults(handler=_handle_deuterium)
+    x = sub.add_parser(
+        "xenon",
+        help="129Xe spectrum of exchanging sites (Bloch-McConnell), or of xenon random walks over a run's frame",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_wrap(
+            "Compute a 129Xe spectrum on a chemical-shift axis and write it as CSV (shift_ppm,intensity; intensity "
+            "in 1/ppm, unit area). Without --run: discrete sites with --shifts, --populations and exchange --rates "
+            "(Bloch-McConnell, closed form per frequency); two sites also take one --rate a->b (the rate b->a "
+            "follows from detailed balance). With --run OUT --frame N and an --instrument (a 129Xe instrument file "
+            "or a shipped name such as mil53_al_129xe): xenon random walks over the site lattice of that frame "
+            "(its stored eta field: eta < 1/2 closed phase, else open), with the instrument's shifts, "
+            "diffusivities, Langmuir loadings and gas at the frame's temperature and pressure; one crystal "
+            "(--crystal) of a powder. docs/nmr.md describes the physics."),
+    )
+    x.add_argument("--shifts", help='site shifts in ppm, comma-separated, e.g. "90,200"')
+    x.add_argument("--populations", help='site populations summing to 1, e.g. "0.5,0.5"')
+    x.add_argument("--rate", help='two sites: exchange rate a -> b, e.g. "43 /s"')
+    x.add_argument("--rates", help='rate matrix i -> j in 1/s, rows separated by ";", e.g. "0,43;43,0"')
+    x.add_argument("--linewidth", default="100 Hz", help='Lorentzian FWHM of every site without exchange '
+                                                        '(default "100 Hz")')
+    x.add_argument("--larmor", default="110.7 MHz", help='129Xe Larmor frequency (default "110.7 MHz", 9.4 T)')
+    x.add_argument("--shift-range", default="-40..300", help='axis in ppm, e.g. "-40..300" (default)')
+    x.add_argument("--points", type=int, default=2048, help="points of the spectrum (default 2048)")
+    x.add_argument("--run", metavar="OUT", help="a run folder (OUT/trajectory.h5) for random walks over a frame")
+    x.add_argument("--frame", type=int, default=0, help="frame number with a stored field (default 0)")
+    x.add_argument("--crystal", type=int, default=0, help="crystal of a powder run (default 0)")
+    x.add_argument("--instrument", default="mil53_al_129xe", help="129Xe instrument file or shipped name "
+                                                                  "(default mil53_al_129xe)")
+    x.add_argument("-o", "--output", metavar="SPECTRUM.csv", help="write the spectrum here")
+    x.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    x.set_defaults(handler=_handle_xenon)
     parser.set_defaults(handler=lambda args: _missing_kind(parser))
 
 
@@ -131,13 +164,17 @@ def _tensor(cq_hz: float, asymmetry: float, motion: str, angle: float | None, si
     return out
 
 
-def _write(path: str, frequency_hz: Any, intensity: Any) -> str:
+def _write(path: str, axis: Any, intensity: Any, axis_column: str = "frequency_Hz", axis_format: str = "%.3f") -> str:
+    """Two columns ``<axis_column>,intensity`` written atomically (a temporary file renamed over ``path``)."""
     import numpy as np
+
+    from twin.atomic import atomic_path
 
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(out, np.column_stack([frequency_hz, intensity]), delimiter=",", header="frequency_Hz,intensity",
-               comments="", fmt=["%.3f", "%.8e"])
+    with atomic_path(out) as tmp:
+        np.savetxt(tmp, np.column_stack([axis, intensity]), delimiter=",", header=f"{axis_column},intensity",
+                   comments="", fmt=[axis_format, "%.8e"])
     return str(out)
 
 
@@ -263,4 +300,123 @@ def _from_fit(args: argparse.Namespace) -> int:
         print(f"{model['motion']} at {temperature:g} K: median rate {rate:.3g} 1/s, regime {result['regime']}")
         if "output" in result:
             print(f"wrote {result['output']}")
+    return 0
+
+
+def _floats(text: str | None, option: str) -> list[float]:
+    if text is None:
+        raise DataFormatError(f"{option}: required without --run (comma-separated numbers)")
+    try:
+        return [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise DataFormatError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+
+
+def _handle_xenon(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from instruments.nmr.xenon import xenon_spectrum
+
+    _check_output(args)
+    if not 64 <= args.points <= 262144:
+        raise DataFormatError(f"--points: expected 64 … 262144 points, got {args.points}")
+    text = str(args.shift_range).replace("ppm", "")
+    lo, _, hi = text.partition("..")
+    try:
+        axis = np.linspace(float(lo), float(hi), args.points)
+    except ValueError:
+        raise DataFormatError(f"--shift-range: expected a range such as \"-40..300\", "
+                              f"got {args.shift_range!r}") from None
+    if args.run:
+        return _xenon_run(args, axis)
+    larmor = _quantity(args.larmor, "rate", "--larmor")
+    width = _quantity(args.linewidth, "rate", "--linewidth")
+    shifts = _floats(args.shifts, "--shifts")
+    populations = _floats(args.populations, "--populations")
+    if len(populations) != len(shifts):
+        raise DataFormatError(f"--populations: expected {len(shifts)} numbers (one per shift), got {len(populations)}")
+    if args.rates is not None and args.rate is not None:
+        raise DataFormatError("--rate, --rates: give one of them")
+    if args.rates is not None:
+        rows = [_floats(r, "--rates") for r in str(args.rates).split(";")]
+        if any(len(r) != len(shifts) for r in rows) or len(rows) != len(shifts):
+            raise DataFormatError(f"--rates: expected a {len(shifts)} × {len(shifts)} matrix, rows separated by ';'")
+        rates = np.asarray(rows, np.float64)
+    elif args.rate is not None:
+        if len(shifts) != 2:
+            raise DataFormatError(f"--rate: one rate is for two sites; {len(shifts)} sites need --rates")
+        k = _quantity(args.rate, "rate", "--rate")
+        if k < 0:
+            raise DataFormatError(f"--rate: exchange rates must be non-negative, got {args.rate!r}")
+        p = np.asarray(populations, np.float64)
+        rates = np.array([[0.0, k], [k * p[0] / p[1] if p[1] > 0 else 0.0, 0.0]])
+    else:
+        rates = np.zeros((len(shifts), len(shifts)))
+    intensity = xenon_spectrum(axis, shifts, populations, rates, larmor_hz=larmor, linewidth_hz=width)
+    result: dict[str, Any] = {"model": "bloch-mcconnell", "sites": len(shifts)}
+    return _xenon_out(args, axis, intensity, result)
+
+
+def _xenon_run(args: argparse.Namespace, axis: Any) -> int:
+    import numpy as np
+
+    from instruments.nmr.technique import load_nmr_settings
+    from instruments.nmr.xenon_technique import XenonSettings, lattice_spectrum, xenon_state
+    from twin.material import load_material
+    from twin.observe import resolve_instrument
+    from twin.trajectory import Trajectory
+
+    settings = load_nmr_settings(resolve_instrument(args.instrument, where="--instrument"))
+    if not isinstance(settings, XenonSettings):
+        raise DataFormatError(f"--instrument: {args.instrument} is not a 129Xe instrument (nucleus = \"129Xe\")")
+    path = Path(args.run) / "trajectory.h5"
+    if not path.is_file():
+        raise DataFormatError(f"--run: {path} does not exist (expected the folder of a `twin run`)")
+    with Trajectory(path) as traj:
+        material = load_material(str(traj.provenance.get("material", "")))
+        eta = np.asarray(traj.field("eta", args.frame), np.float64)
+        mask = np.asarray(traj.mask, bool)
+        frames = np.asarray(traj.time_s)
+        if not 0 <= args.frame < frames.size:
+            raise DataFormatError(f"--frame: expected 0 … {frames.size - 1}, got {args.frame}")
+        temperature = float(np.asarray(traj.temperature_K)[args.frame])
+        pp = np.asarray(traj.partial_pressure_Pa)
+        pressure = float(pp[args.frame].sum()) if pp.size else 0.0
+        block = traj.block
+    if eta.ndim == 4:
+        if not 0 <= args.crystal < eta.shape[0]:
+            raise DataFormatError(f"--crystal: expected 0 … {eta.shape[0] - 1}, got {args.crystal}")
+        eta, mask = eta[args.crystal], mask[args.crystal]
+    names = tuple(p.name for p in material.phases)
+    lattice = np.where(mask, (eta >= 0.5).astype(np.int64) * (len(names) - 1), -1)
+    fractions = np.array([np.mean(lattice[mask] == i) for i in range(len(names))])
+    volume = [float(p.volume_A3) for p in material.phases]
+    state = xenon_state(settings, names, fractions, volume, temperature, pressure * settings.xenon_fraction)
+    spacing = block * state.cell_volume_A3 ** (1.0 / 3.0)
+    walk = lattice_spectrum(lattice, settings, names, state, spacing, axis, where=f"{path}: frame {args.frame}")
+    result: dict[str, Any] = {
+        "model": "random-walk", "frame": args.frame, "crystal": args.crystal, "sites": int(mask.sum()),
+        "temperature_K": temperature, "pressure_bar": pressure / 1e5,
+        "phase_fraction": {n: round(float(f), 6) for n, f in zip(names, fractions, strict=True)},
+        "loading_per_cell": {n: round(float(w), 6) for n, w in zip(names, state.loading, strict=True)},
+        "shift_ppm": {**{n: round(float(d), 4) for n, d in zip(names, state.shift_ppm, strict=True)},
+                      "gas": round(state.gas_shift_ppm, 4)},
+        "gas_fraction": round(state.gas_fraction, 6),
+        "occupancy": [round(float(o), 6) for o in walk.occupancy],
+        "rate_cap_per_s": walk.rate_cap_per_s,
+    }
+    return _xenon_out(args, walk.shift_ppm, walk.intensity, result)
+
+
+def _xenon_out(args: argparse.Namespace, axis: Any, intensity: Any, result: dict[str, Any]) -> int:
+    import numpy as np
+
+    step = float(axis[1] - axis[0])
+    result["area"] = round(float(np.sum(intensity) * abs(step)), 6)
+    if args.output:
+        result["output"] = _write(args.output, axis, intensity, "shift_ppm", "%.5f")
+    if args.json:
+        print_json(result)
+    elif not args.output:
+        print(f"{result['model']}: area {result['area']}; give -o SPECTRUM.csv to write the spectrum")
     return 0
