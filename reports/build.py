@@ -30,7 +30,7 @@ from reports.figures import style
 from reports.html import key_cards, render_page
 from reports.run_data import load_run
 from mofcore.outputs import check_run_set, new_run_id
-from reports.sections import SECTIONS, SectionFn
+from reports.sections import FIT_ONLY_SECTIONS, SECTIONS, SectionFn
 from twin import __version__
 from twin._json import jsonable
 from twin.errors import FitError, TwinError
@@ -53,7 +53,8 @@ def build_report(
 
     Args:
         out_dir: run directory holding ``trajectory.h5`` and optionally ``observables/*.h5`` and
-            ``fit_result.json``.
+            ``fit_result.json``; or a fit-only directory (``twin fit … -o OUT`` of measured data), whose report
+            has the fit's sections (:data:`reports.sections.FIT_ONLY_SECTIONS`).
         snapshot_frames: frame numbers for the phase-map slices (must be stored field frames); default: the
             start, the protocol's extreme, the switching points and the end (at most four).
         check_measurements: verify that the measurement files named by the fit result exist and match their
@@ -84,18 +85,26 @@ def build_report(
         figures_dir.mkdir()
         ctx = ReportContext(run, figures_dir, tuple(snapshot_frames) if snapshot_frames else None)
         built: list[Section] = []
+        fit_only = run.trajectory is None
         with style():
-            for fn in sections or SECTIONS:
+            for fn in sections or (FIT_ONLY_SECTIONS if fit_only else SECTIONS):
                 section = fn(ctx)
                 built.extend(section if isinstance(section, list) else [section] if section is not None else [])
         missing = [m for s in built for m in s.missing]
         summaries = {s.id: s.summary for s in built}
-        prov = run.trajectory.provenance
-        material = prov.get("material", run.scenario.get("material", ""))
-        guests = "+".join(run.trajectory.guests)
-        created = str(prov.get("created_utc", ""))[:10]
-        subtitle = " · ".join(x for x in (str(material), guests, f"run of {created}" if created else "",
-                                          f"twin {prov.get('package_version', __version__)}", f"seed {prov.get('seed', '—')}") if x)
+        if fit_only:
+            prov = dict(run.fit.extra.get("provenance", {}))
+            created = str(prov.get("created", ""))[:10]
+            subtitle = " · ".join(x for x in (f"fit of measured data of {created}" if created else "fit of measured data",
+                                              f"twin {prov.get('twin_version', __version__)}") if x)
+        else:
+            prov = run.trajectory.provenance
+            material = prov.get("material", run.scenario.get("material", ""))
+            guests = "+".join(run.trajectory.guests)
+            created = str(prov.get("created_utc", ""))[:10]
+            subtitle = " · ".join(x for x in (str(material), guests, f"run of {created}" if created else "",
+                                              f"twin {prov.get('package_version', __version__)}",
+                                              f"seed {prov.get('seed', '—')}") if x)
         cards = key_cards(summaries)
         footer = (f"Built by operando-mof-twin {__version__} from {run.out_dir.resolve().name}/: "
                   f"{len(ctx.figure_records)} figures (PNG and SVG in figures/), numbers in summary.json.")

@@ -122,6 +122,15 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         traj = self.run.trajectory
+        self._n_figures = 0
+        if traj is None:  # a fit-only directory: no per-frame series of a run
+            self.time_s = self.time_shown = self.pressure_bar = self.temperature_K = np.zeros(0)
+            self.relative_humidity = self.driving = self.branch = self.cycle = np.zeros(0)
+            self.partial_pressure_bar = np.zeros((0, 0))
+            self.time_div, self.time_unit = 1.0, "s"
+            self.driving_name, self.driving_unit = "time", "s"
+            self.phases, self.phase_fraction, self.crossings = (), None, []
+            return
         self.time_s = np.asarray(traj.time_s, dtype=np.float64)
         self.time_div, self.time_unit = time_axis(self.time_s)
         self.time_shown = self.time_s / self.time_div

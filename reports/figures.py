@@ -207,6 +207,22 @@ def layered_frames_figure(series: dict) -> Figure:
     return fig
 
 
+def _thickness_panel(ax, x: np.ndarray, value: np.ndarray, interval: list) -> None:
+    """Coherent thickness with its 90 % profile-likelihood interval on a log axis; a frame whose interval has no
+    upper end (the line breadth is the spread of interlayer distances, not the stack size) is drawn as a lower
+    limit (▲ at the bound, no point estimate), not as a value with a symmetric error bar."""
+    lower = np.array([lo for lo, _ in interval], float)
+    upper = np.array([np.nan if hi is None else hi for _, hi in interval], float)
+    bounded = np.isfinite(upper)
+    ax.plot(x[bounded], value[bounded], "-", lw=0.8, color="#0072B2")
+    ax.errorbar(x[bounded], value[bounded], yerr=[value[bounded] - lower[bounded], upper[bounded] - value[bounded]],
+                fmt="o", ms=3, capsize=2, color="#0072B2", label="value, 90 % interval")
+    if np.any(~bounded):
+        ax.plot(x[~bounded], lower[~bounded], "^", ms=5, color="#D55E00", label="lower limit only (90 %)")
+    ax.set_yscale("log")
+    ax.legend(loc="upper center", fontsize=7)
+
+
 def layered_parameters_figure(series: dict, isotherm: dict | None) -> Figure:
     """The three per-frame parameters of a layered fit (±1 s.u.) against the driving condition, beside the
     adsorption isotherm with the uptake at the frames marked.
@@ -222,7 +238,11 @@ def layered_parameters_figure(series: dict, isotherm: dict | None) -> Figure:
     for ax, (name, title) in zip(axes[:3], (("d001_nm", "interlayer distance d₀₀₁ (nm)"),
                                             ("coherent_thickness_nm", "coherent thickness L_V (nm)"),
                                             ("d_spread_nm", "spread of d, σ (nm)"))):
-        ax.errorbar(x, v[name], yerr=e[name], fmt="o-", ms=3, lw=0.8, capsize=2, color="#0072B2")
+        interval = series.get("coherent_thickness_interval_90") if name == "coherent_thickness_nm" else None
+        if interval is not None:
+            _thickness_panel(ax, np.asarray(x, float), np.asarray(v[name], float), interval)
+        else:
+            ax.errorbar(x, v[name], yerr=e[name], fmt="o-", ms=3, lw=0.8, capsize=2, color="#0072B2")
         ax.set_ylabel(title)
         ax.set_xlabel(label)
     ax = axes[3]
@@ -231,7 +251,7 @@ def layered_parameters_figure(series: dict, isotherm: dict | None) -> Figure:
                 label="adsorption branch")
         if "uptake" in series:
             ax.plot(x, series["uptake"]["values"], "x", ms=6, color="#D55E00", label="at the XRD frames")
-        ax.set_ylabel(isotherm.get("uptake_name", "uptake"))
+        ax.set_ylabel(str(isotherm.get("uptake_name", "uptake")).replace("uptake_mmol_per_g", "uptake (mmol/g)"))
         ax.legend(loc="upper left")
     else:
         ax.text(0.5, 0.5, "no isotherm given", ha="center", va="center", transform=ax.transAxes)

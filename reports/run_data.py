@@ -29,7 +29,7 @@ class RunData:
     """Everything the report sections read. ``trajectory`` stays open until :meth:`close`."""
 
     out_dir: Path
-    trajectory: Trajectory
+    trajectory: Trajectory | None  # None: a fit-only directory (``twin fit -o OUT`` of measured data, no run)
     spectra: dict[str, Observable]
     images: dict[str, ImageSeries]
     fit: FitResult | None
@@ -38,7 +38,8 @@ class RunData:
     observables_present: tuple[str, ...]
 
     def close(self) -> None:
-        self.trajectory.close()
+        if self.trajectory is not None:
+            self.trajectory.close()
 
 
 def _scenario(provenance: dict[str, Any], out_dir: Path) -> tuple[str, dict[str, Any]]:
@@ -53,17 +54,32 @@ def _scenario(provenance: dict[str, Any], out_dir: Path) -> tuple[str, dict[str,
     return str(name), doc
 
 
+def _fit_title(fit: FitResult) -> str:
+    """The title of a fit-only report: what was fitted to which data (``layered fit of xrd_insitu_h2o``)."""
+    model = fit.extra.get("model", {}) if isinstance(fit.extra.get("model"), dict) else {}
+    kind = str(model.get("kind") or fit.extra.get("technique") or "fit").replace("-", " ")
+    files = [Path(str(m.get("path", ""))) for m in fit.measurements]
+    folders = sorted({f.parent.name for f in files if f.parent.name} if len(files) > 1 else {f.name for f in files})
+    return f"{kind} of {', '.join(folders[:2])}" if folders else kind
+
+
 def load_run(out_dir: str | Path, check_measurements: bool = True) -> RunData:
     """Open the run directory ``out_dir`` for reporting.
 
     Raises:
-        DataFormatError: ``out_dir`` is not a directory or holds no ``trajectory.h5`` (the message lists what
-            it does hold), or any present file is malformed.
+        DataFormatError: ``out_dir`` is not a directory or holds neither ``trajectory.h5`` nor ``fit_result.json``
+            (the message lists what it does hold), or any present file is malformed. A directory with a
+            ``fit_result.json`` and no trajectory (a fit of measured data, ``twin fit … -o OUT``) opens with
+            ``trajectory = None``: its report has the fit's sections only.
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise DataFormatError(f"{out_dir}: run directory not found (expected the OUT of `twin run SCENARIO -o OUT`)")
     traj_path = out_dir / "trajectory.h5"
+    fit_path = out_dir / "fit_result.json"
+    if not traj_path.is_file() and fit_path.is_file() and not (out_dir / "trajectory.h5.partial").exists():
+        fit = load_fit_result(fit_path, check_measurements)  # a fit of measured data alone: its own report
+        return RunData(out_dir, None, {}, {}, fit, _fit_title(fit), {}, ())
     if not traj_path.is_file():
         held = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("."))
         from twin.analysis import interrupted_run_message

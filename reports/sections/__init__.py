@@ -31,6 +31,7 @@ __all__ = [
     "fit_section",
     "layered_fit_section",
     "provenance_section",
+    "FIT_ONLY_SECTIONS",
     "OVERLAY_BACKGROUND",
     "MAX_TABLE_ROWS",
 ]
@@ -42,6 +43,13 @@ SECTIONS: list[SectionFn] = [
     spatial_section,
     technique_sections,
     tem_section,
+    fit_section,
+    layered_fit_section,
+    provenance_section,
+]
+
+#: the sections of a fit-only directory (a fit of measured data, no run beside it)
+FIT_ONLY_SECTIONS: list[SectionFn] = [
     fit_section,
     layered_fit_section,
     provenance_section,

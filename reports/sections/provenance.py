@@ -22,9 +22,15 @@ __all__ = ["provenance_section"]
 def provenance_section(ctx: ReportContext) -> Section:
     """Versions, seed, host and the SHA-256 of every input file, so the report can be reproduced."""
     sec = Section("provenance", "Provenance")
-    prov = {k: v for k, v in ctx.run.trajectory.provenance.items() if k != "scenario_toml"}
+    traj = ctx.run.trajectory
+    if traj is not None:
+        prov = {k: v for k, v in traj.provenance.items() if k != "scenario_toml"}
+        heading = "Simulation"
+    else:  # a fit-only directory: the fit's own provenance
+        prov = dict(ctx.run.fit.extra.get("provenance", {})) if ctx.run.fit is not None else {}
+        heading = "Fit"
     rows = [[key, Markup(f"<code>{esc(_canonical(prov[key]))}</code>")] for key in sorted(prov)]
-    sec.blocks.append("<h3>Simulation</h3>" + table(["key", "value"], rows, cls="kv"))
+    sec.blocks.append(f"<h3>{heading}</h3>" + table(["key", "value"], rows, cls="kv"))
     checksums = _input_checksums(ctx.run)
     rows = [[name, Markup(f"<code>{esc(digest)}</code>")] for name, digest in checksums.items()]
     sec.blocks.append("<h3>Files (SHA-256)</h3>" + table(["file", "sha256"], rows, cls="kv"))
@@ -46,7 +52,7 @@ def _canonical(value):
 
 def _input_checksums(run: RunData) -> dict[str, str]:
     """SHA-256 of the trajectory, every observable file, the fit result and the measurements it names."""
-    files = [run.trajectory.path] + sorted((run.out_dir / "observables").glob("*.h5"))
+    files = ([run.trajectory.path] if run.trajectory is not None else []) + sorted((run.out_dir / "observables").glob("*.h5"))
     if run.fit is not None:
         files.append(run.fit.path)
     checksums = {str(f.relative_to(run.out_dir)): file_sha256(f) for f in files}

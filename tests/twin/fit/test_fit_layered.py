@@ -181,27 +181,20 @@ def test_twin_fit_xrd_series_layered_writes_the_per_frame_table(tmp_path, capsys
 
 
 def _check_report_section(out, tmp_path) -> None:
-    """The report's layered-fit section draws the typed FitResult of the run (measured vs model per frame with
-    residuals; parameters against P/P0 beside the isotherm; per-frame table)."""
-    from types import SimpleNamespace
+    """`twin report OUT` on the fit-only directory (no trajectory: a fit of measured data): the fit's sections,
+    with the layered panels (measured vs model per frame with residuals; parameters against P/P0 beside the
+    isotherm; per-frame table), and no section that needs a run."""
+    import json
 
-    from reports.figures import save_figure
-    from reports.sections import SECTIONS, layered_fit_section
-    from twin.fit.result import load_fit_result
-
-    fit = load_fit_result(out / "fit_result.json")  # validates the typed result and the measurement checksums
-    saved = []
-
-    def figure(fig, key, caption, alt):
-        save_figure(fig, tmp_path / key)
-        saved.append(key)
-        return f"<figure>{key}</figure>"
-
-    section = layered_fit_section(SimpleNamespace(run=SimpleNamespace(fit=fit), figure=figure))
-    assert layered_fit_section in SECTIONS
-    assert saved == ["layered-frames", "layered-parameters"] and (tmp_path / "layered-frames.png").is_file()
-    assert section.summary["d001_increases_with_drive"] is True
-    assert "d001 (nm)" in "".join(section.blocks) and len(section.summary["chi2_reduced"]) == 2
+    assert main(["report", str(out)]) == 0
+    page = (out / "report" / "index.html").read_text(encoding="utf-8")
+    summary = json.loads((out / "report" / "summary.json").read_text(encoding="utf-8"))
+    assert list(summary["sections"]) == ["fit", "layered-fit", "provenance"]
+    layered = summary["sections"]["layered-fit"]
+    assert layered["d001_increases_with_drive"] is True and len(layered["chi2_reduced"]) == 2
+    assert "d001 (nm)" in page and "Layered stacks" in page
+    figures = {f["file"] if "file" in f else str(f) for f in summary["figures"]}
+    assert any("layered-frames" in f for f in figures) and any("layered-parameters" in f for f in figures)
 
 
 def test_fit_file_with_model_layered(tmp_path, capsys):
