@@ -380,8 +380,11 @@ def run_xrd_series_fit(
 
 
 def _write_series_csv(path: Path, series: dict[str, Any], run_id: str | None = None) -> None:
-    columns: dict[str, Any] = {"frame": series["frame"], "time_s": series["time_s"],
-                               "pressure_bar": series["pressure_bar"], "temperature_K": series["temperature_K"]}
+    columns: dict[str, Any] = {"frame": series["frame"], "time_s": series["time_s"]}
+    for name in ("pressure_bar", "relative_pressure", "relative_humidity", "temperature_K"):  # the conditions given
+        values = np.asarray(series.get(name, []), dtype=np.float64)
+        if name in ("pressure_bar", "temperature_K") or (values.size and np.any(np.isfinite(values))):
+            columns[name] = series.get(name, [np.nan] * len(series["frame"]))
     for phase, values in series["weight_fraction"].items():
         columns[f"weight_fraction_{phase}"] = values
         columns[f"weight_fraction_{phase}_esd"] = series["weight_fraction_esd"][phase]
@@ -399,7 +402,10 @@ def _plot_series(path: Path, result: dict[str, Any], material: str, *, run_id: s
     import matplotlib.pyplot as plt
 
     series = result["series"]
-    p = np.asarray(series["pressure_bar"])
+    driver = result["model"].get("driving_condition", "pressure_bar")
+    p = np.asarray(series[driver], dtype=np.float64)
+    axis_label = {"pressure_bar": "pressure (bar)", "relative_pressure": "relative pressure P/P0",
+                  "relative_humidity": "relative humidity"}.get(driver, driver)
     branch = np.asarray(result["model"]["branches"])
     phase = list(series["weight_fraction"])[-1]
     w = np.asarray(series["weight_fraction"][phase])
@@ -413,7 +419,7 @@ def _plot_series(path: Path, result: dict[str, Any], material: str, *, run_id: s
             ax.axvspan(*entry["interval_90"], color="#999999", alpha=0.25, lw=0)
             if entry.get("truth") is not None:
                 ax.axvline(entry["truth"], color="#000000", lw=0.8, ls=":")
-    ax.set_xlabel("pressure (bar)")
+    ax.set_xlabel(axis_label)
     ax.set_ylabel(f"weight fraction {phase}")
     ax.set_title(f"{material}: sequential refinement (grey: 90 % switching intervals; dotted: truth)", fontsize=8)
     ax.legend(fontsize=8)

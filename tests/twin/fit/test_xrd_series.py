@@ -123,3 +123,25 @@ def test_series_on_a_spectroscopic_axis_is_refused(tmp_path):
     (tmp_path / "conditions_log.csv").write_text("file,pressure_bar\nir_0.csv,1\nir_1.csv,2\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"expected a 2θ \(deg\) or Q axis for powder XRD, got wavenumber"):
         load_xrd_series(tmp_path)
+
+
+def test_series_table_and_figure_follow_a_relative_pressure_drive(tmp_path):
+    """A MOF series driven by P/P0 (a humidity or vapour experiment): the per-frame CSV carries the relative
+    pressure and the figure is drawn against it, not against an empty pressure column."""
+    import pandas as pd
+
+    from twin.fit.workflow import _plot_series, _write_series_csv
+
+    nan = float("nan")
+    series = {"frame": ["a", "b", "c"], "time_s": [0.0, 1.0, 2.0], "pressure_bar": [nan] * 3,
+              "relative_pressure": [0.1, 0.5, 0.2], "relative_humidity": [nan] * 3, "temperature_K": [298.0] * 3,
+              "weight_fraction": {"np": [0.9, 0.2, 0.6], "lp": [0.1, 0.8, 0.4]},
+              "weight_fraction_esd": {"np": [0.01] * 3, "lp": [0.01] * 3},
+              "refined": {}, "Rwp": [0.1] * 3, "Rexp": [0.1] * 3, "chi2_reduced": [1.0] * 3}
+    _write_series_csv(tmp_path / "fit_series.csv", series)
+    table = pd.read_csv(tmp_path / "fit_series.csv", comment="#")
+    assert list(table["relative_pressure"]) == [0.1, 0.5, 0.2] and "relative_humidity" not in table
+    result = {"series": series, "model": {"driving_condition": "relative_pressure", "branches": [1, 1, -1]},
+              "parameters": {}}
+    _plot_series(tmp_path / "fig.png", result, "mil53-al")
+    assert (tmp_path / "fig.png").stat().st_size > 5_000
