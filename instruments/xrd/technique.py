@@ -378,3 +378,21 @@ TOTAL_SCATTERING = Technique(
     panel="reports.sections.spectra:spectral_section",
     summary="F(Q) series fitted through the Debye equation (docs/fit.md)",
 )
+
+
+def align_native(path: str | Path) -> Observable:
+    """A measured in situ series on its own axis (2θ in deg or Q, one grid), with the conditions of each frame:
+    for fits that need no wavelength (peak positions, widths and areas; :mod:`twin.fit.peak_series`).
+
+    Raises:
+        DataFormatError: as :func:`align_xrd`; an axis that is neither 2θ nor Q.
+    """
+    path = Path(path)
+    items, labels, p_rel = _read_series(path)
+    axis = items[0].axis
+    if axis.name not in ("two_theta", "q") or any(m.axis.name != axis.name or m.axis.unit != axis.unit for m in items):
+        found = sorted({f"{m.axis.name} ({m.axis.unit})" for m in items})
+        raise DataFormatError(f"{path}: expected every frame on one 2θ or Q axis, got {', '.join(found)}")
+    grid = _common_grid(path, labels, [np.asarray(m.axis.values, dtype=np.float64) for m in items], axis.name,
+                        axis.unit)
+    return _series_observable(path, items, labels, p_rel, Axis(grid, axis.name, axis.unit))

@@ -43,9 +43,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--isotherm", metavar="FILE", help="a measured isotherm, one or both branches (AIF or CSV); parameters one branch cannot determine are reported as such")
     parser.add_argument("--xrd-series", metavar="FOLDER", help="a measured in situ XRD series (a folder of frames with a "
                         "conditions log giving pressure, relative_pressure (P/P0) or rh per frame); with --model")
-    parser.add_argument("--model", choices=("layered",), help="model of --xrd-series: 'layered' = paracrystalline "
-                        "layer stacks (graphene oxide, clays): d001, coherent thickness and spread of interlayer "
-                        "distances per frame (docs/layered.md); a MOF series is refined through a fit file")
+    parser.add_argument("--model", choices=("layered", "peaks"), help="model of --xrd-series: 'layered' = "
+                        "paracrystalline layer stacks (graphene oxide, clays): d001, coherent thickness and spread of "
+                        "interlayer distances per frame (docs/layered.md); 'peaks' = single peaks on a straight "
+                        "background, any host (no material or structure needed): position, FWHM, area and the "
+                        "d-spacing per frame with standard uncertainties (docs/fit.md); a MOF series with its material "
+                        "is refined through a fit file")
+    parser.add_argument("--peak", action="append", metavar="LOW..HIGH",
+                        help="a window of the axis holding one peak, in the series' axis unit (with --model peaks; "
+                             "repeat for several; default: the most prominent peaks of the mean frame — give windows "
+                             "when a peak moves by more than its width through the series)")
+    parser.add_argument("--wavelength", metavar="λ", help='X-ray wavelength for d-spacings of a 2θ series, e.g. '
+                        '"1.5406 A" (with --model peaks; default: the one the files state)')
     parser.add_argument("--uptake", metavar="FILE", help="isotherm CSV (relative_pressure, uptake_…, branch) whose "
                         "adsorption branch gives the uptake at each frame (with --xrd-series; default: a single "
                         "isotherm*.csv in or beside FOLDER)")
@@ -89,8 +98,8 @@ def _prepare(args: argparse.Namespace):
                                   ("--xrd-series", args.xrd_series)) if v]
     if len(given) > 1:
         raise FitError(f"give one of a fit file, --isotherm FILE or --xrd-series FOLDER, not {' and '.join(given)}")
-    if not args.xrd_series and (args.model or args.uptake or args.q_range):
-        raise FitError("--model, --uptake and --q-range go with --xrd-series FOLDER")
+    if not args.xrd_series and (args.model or args.uptake or args.q_range or args.peak or args.wavelength):
+        raise FitError("--model, --uptake, --q-range, --peak and --wavelength go with --xrd-series FOLDER")
     if args.xrd_series:
         return _prepare_xrd_series(args)
     if args.isotherm:
@@ -136,10 +145,14 @@ def _prepare_xrd_series(args: argparse.Namespace):
     from twin.fit.layered import LayeredSettings, print_layered, run_layered_fit
 
     if args.model is None:
-        raise FitError("--xrd-series needs --model layered (a MOF series with a material and an instrument is "
-                       "refined through a fit file: technique = \"xrd-series\", docs/fit.md)")
+        raise FitError("--xrd-series needs --model layered or --model peaks (a MOF series with a material and an "
+                       "instrument is refined through a fit file: technique = \"xrd-series\", docs/fit.md)")
     if not Path(args.xrd_series).exists():
         raise FitError(f"--xrd-series: {args.xrd_series!r} not found")
+    if args.model == "peaks":
+        return _prepare_peaks(args)
+    if args.peak or args.wavelength:
+        raise FitError("--peak and --wavelength go with --model peaks")
     if args.uptake is not None and not Path(args.uptake).is_file():
         raise FitError(f"--uptake: file {args.uptake!r} not found")
     settings = LayeredSettings()
@@ -175,3 +188,48 @@ def _print(result: dict, as_json: bool) -> int:
             print(f"warning: {warning}")
         print(f"wrote {result['path']}")
     return 0
+
+
+def _prepare_peaks(args: argparse.Namespace):
+    """``--xrd-series FOLDER --model peaks [--peak LOW..HIGH ...]``: checked here, run under the output lock."""
+    from twin.fit.peak_series import PeakWindow, run_peak_series_fit
+    from twin.units import parse_quantity
+
+    if args.uptake or args.q_range:
+        raise FitError("--uptake and --q-range go with --model layered")
+    windows = []
+    for text in args.peak or []:
+        parts = str(text).split("..")
+        try:
+            low, high = (float(v) for v in parts)
+        except ValueError:
+            raise FitError(f"--peak: expected a window LOW..HIGH in the series' axis unit, e.g. 0.4..1.1, got {text!r}") from None
+        if not low < high:
+            raise FitError(f"--peak: expected LOW < HIGH, got {text!r}")
+        windows.append(PeakWindow(low, high))
+    wavelength = parse_quantity(args.wavelength, "length", where="--wavelength") if args.wavelength else None
+
+    def peaks() -> int:
+        result = run_peak_series_fit(args.xrd_series, args.output, windows=windows or None, wavelength_A=wavelength,
+                                     command="twin fit --xrd-series --model peaks")
+        if args.json:
+            return _print(result, True)
+        _print_peaks(result)
+        print(f"wrote {result['path']} (and fit_series.csv, fit_peaks.png)")
+        return 0
+
+    return peaks
+
+
+def _print_peaks(result: dict) -> None:
+    s = result["series"]
+    unit = s["axis"]["unit"]
+    for j, p in enumerate(s["peaks"], 1):
+        print(f"peak {j} ({p['window'][0]:g}..{p['window'][1]:g} {unit})")
+        for i, label in enumerate(s["frame"]):
+            d = f"  d = {p['d_A'][i]:.4f} ± {p['d_A_stderr'][i]:.4f} Å" if "d_A" in p else ""
+            print(f"  {label:>14s}  position {p['position'][i]:.5g} ± {p['position_stderr'][i]:.2g}  FWHM "
+                  f"{p['fwhm'][i]:.4g} ± {p['fwhm_stderr'][i]:.2g}  area {p['area'][i]:.4g} ± {p['area_stderr'][i]:.2g}"
+                  f"{d}  χ²_ν {p['chi2_reduced'][i]:.2f}{'' if p['detected'][i] else '  (not detected)'}")
+    for warning in result["warnings"]:
+        print(f"warning: {warning}")
