@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from instruments.observable import AXIS_DECREASING
 from reports.context import Markup, ReportContext, Section, esc, fmt, fmt_pm, table
 from reports.figures import new_figure, orient_axis
 from twin.fit.result import FitParameter, FitResult, PredictiveCheck
@@ -138,15 +139,21 @@ def _ppc_figure(items: tuple[PredictiveCheck, ...], coverage: list[float]) -> Fi
     fig = new_figure(1.8 * len(items) + 0.4)
     axes = fig.subplots(len(items), 1, squeeze=False)[:, 0]
     for ax, it, inside in zip(axes, items, coverage):
-        rev = it.axis_unit in ("ppm", "cm-1", "cm⁻¹")
+        rev = it.axis_unit in ("ppm", "cm-1", "cm⁻¹") or it.axis_name in AXIS_DECREASING
         ax.fill_between(it.axis, it.lower, it.upper, color="#56B4E9", alpha=0.45, lw=0,
                         label=f"{100 * it.level:.0f} % predictive band")
         if it.median is not None:
             ax.plot(it.axis, it.median, color="#0072B2", lw=0.9, label="predictive median")
+            low = float(np.nanmin(np.minimum(it.lower, it.observed)))
+            span = float(np.nanmax(np.maximum(it.upper, it.observed))) - low
+            base = low - 0.15 * span  # the difference curve below the data, as in a Rietveld plot
+            ax.axhline(base, color="#BBBBBB", lw=0.5)
+            ax.plot(it.axis, np.asarray(it.observed) - np.asarray(it.median) + base, color="#777777", lw=0.6,
+                    label="observed − median (offset)")
         ax.plot(it.axis, it.observed, ls="none", marker="o", ms=1.5, color="#000000", label="observed")
         ax.set_title(f"{it.label}  observed points inside the band: {100 * inside:.1f} %".strip(), fontsize=7.5)
         ax.set_xlabel(f"{it.axis_name} ({it.axis_unit})" if it.axis_unit else it.axis_name)
         ax.set_ylabel(it.quantity)
         orient_axis(ax, it.axis, rev)
-    axes[0].legend(loc="upper right", ncols=3)
+    axes[0].legend(loc="upper right", ncols=2)
     return fig

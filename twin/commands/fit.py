@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--isotherm", metavar="FILE", help="a measured isotherm, one or both branches (AIF or CSV); parameters one branch cannot determine are reported as such")
     parser.add_argument("--xrd-series", metavar="FOLDER", help="a measured in situ XRD series (a folder of frames with a "
                         "conditions log giving pressure, relative_pressure (P/P0) or rh per frame); with --model")
+    parser.add_argument("--nmr-series", metavar="FOLDER", help="a measured variable-temperature static 2H series (a "
+                        "folder of spectra with a conditions log giving temperature_K), fitted with the default "
+                        "settings of the nmr-series fit (tetrahedral jumps, activation-energy distribution, C_q "
+                        "fitted; a fit file changes them: docs/nmr.md)")
     parser.add_argument("--model", choices=("layered", "peaks"), help="model of --xrd-series: 'layered' = "
                         "paracrystalline layer stacks (graphene oxide, clays): d001, coherent thickness and spread of "
                         "interlayer distances per frame (docs/layered.md); 'peaks' = single peaks on a straight "
@@ -95,13 +99,15 @@ def _prepare(args: argparse.Namespace):
     from twin.fit.workflow import run_isotherm_fit
 
     given = [flag for flag, v in (("a fit file", args.fit_file), ("--isotherm", args.isotherm),
-                                  ("--xrd-series", args.xrd_series)) if v]
+                                  ("--xrd-series", args.xrd_series), ("--nmr-series", args.nmr_series)) if v]
     if len(given) > 1:
         raise FitError(f"give one of a fit file, --isotherm FILE or --xrd-series FOLDER, not {' and '.join(given)}")
     if not args.xrd_series and (args.model or args.uptake or args.q_range or args.peak or args.wavelength):
         raise FitError("--model, --uptake, --q-range, --peak and --wavelength go with --xrd-series FOLDER")
     if args.xrd_series:
         return _prepare_xrd_series(args)
+    if args.nmr_series:
+        return _prepare_nmr_series(args)
     if args.isotherm:
         if not args.material:
             raise FitError("--isotherm needs --material (and --guest, --temperature where the file does not state them)")
@@ -136,8 +142,8 @@ def _prepare(args: argparse.Namespace):
             return _print(result, args.json)
 
         return from_file
-    raise FitError("expected a fit file (twin fit FIT.toml -o OUT) or --isotherm FILE with --material, --guest, "
-                   "--temperature")
+    raise FitError("expected a fit file (twin fit FIT.toml -o OUT), --isotherm FILE --material M, --xrd-series FOLDER "
+                   "--model layered|peaks, or --nmr-series FOLDER")
 
 
 def _prepare_xrd_series(args: argparse.Namespace):
@@ -233,3 +239,21 @@ def _print_peaks(result: dict) -> None:
                   f"{d}  χ²_ν {p['chi2_reduced'][i]:.2f}{'' if p['detected'][i] else '  (not detected)'}")
     for warning in result["warnings"]:
         print(f"warning: {warning}")
+
+
+def _prepare_nmr_series(args: argparse.Namespace):
+    """``--nmr-series FOLDER``: the nmr-series fit with its default settings, run under the output lock."""
+    from twin.fit.nmr import NMR_SERIES, run_nmr_fit
+
+    if not Path(args.nmr_series).exists():
+        raise FitError(f"--nmr-series: {args.nmr_series!r} not found")
+
+    def nmr() -> int:
+        result = run_nmr_fit(args.nmr_series, args.output)
+        if args.json:
+            return _print(result, True)
+        NMR_SERIES.print_summary(result)
+        print(f"wrote {result['path']} (and fit_nmr.png)")
+        return 0
+
+    return nmr

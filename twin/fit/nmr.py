@@ -720,9 +720,16 @@ def run_nmr_fit(path: str | Path, out_dir: str | Path, setup: NmrFitSetup | None
         "model": fit["model_settings"],
         "series": fit["per_spectrum"],
     }
-    target = write_fit_result(result, out)
-    if plot:
-        _plot(out / "fit_nmr.png", data, fit)
+    from mofcore.outputs import new_run_id, output_set
+    from twin.fit.workflow import png_metadata
+
+    run_id = new_run_id()
+    result["run_id"], result["outputs"] = run_id, ["fit_nmr.png"] if plot else []
+    with output_set(out, run_id=run_id, last=("fit_result.json",)) as staged:  # the result and its figure, one set
+        if plot:
+            _plot(staged.path("fit_nmr.png"), data, fit, png_metadata(run_id))
+        write_fit_result(result, staged.staging)
+    target = out / "fit_result.json"
     observables = out / "observables" / "nmr.h5"
     if observables.is_file():
         from instruments.nmr.technique import align_nmr
@@ -736,7 +743,8 @@ def run_nmr_fit(path: str | Path, out_dir: str | Path, setup: NmrFitSetup | None
     return result
 
 
-def _plot(path: Path, data: NmrSeries, fit: dict[str, Any]) -> None:
+def _plot(path: Path, data: NmrSeries, fit: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
+    """Measured and fitted spectra, whole window and centre, with the residual (measured − fit) offset below."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -746,8 +754,11 @@ def _plot(path: Path, data: NmrSeries, fit: dict[str, Any]) -> None:
     fig, axes = plt.subplots(data.n_spectra, 2, figsize=(10, 2.0 * data.n_spectra), squeeze=False)
     for i in range(data.n_spectra):
         for ax, window in zip(axes[i], (np.ones(nu.size, bool), np.abs(nu) < 40.0), strict=True):
-            ax.plot(nu[window], data.values[i][window], lw=0.5, color="0.4", label="measured")
-            ax.plot(nu[window], fit["model"][i][window], lw=1.0, color="C3", label="fit")
+            measured, model = data.values[i][window], fit["model"][i][window]
+            ax.plot(nu[window], measured, lw=0.5, color="0.4", label="measured")
+            ax.plot(nu[window], model, lw=1.0, color="C3", label="fit")
+            base = float(np.min(measured)) - 0.15 * float(np.ptp(measured))
+            ax.plot(nu[window], measured - model + base, lw=0.5, color="C0", label="measured − fit (offset)")
             ax.invert_xaxis()
             ax.set_yticks([])
         axes[i, 0].set_ylabel(f"{data.temperature_K[i]:g} K")
@@ -755,7 +766,7 @@ def _plot(path: Path, data: NmrSeries, fit: dict[str, Any]) -> None:
     axes[-1, 1].set_xlabel("frequency (kHz), centre")
     axes[0, 0].legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png", metadata=metadata or {})
     plt.close(fig)
 
 

@@ -90,6 +90,32 @@ def test_twin_fit_writes_a_valid_fit_result(fitted, capsys):
     assert 0.9 < doc["figures_of_merit"]["chi2_reduced"] < 1.5
     assert doc["model"]["kind"] == "2h-exchange-series"
     assert (fitted / "fit_nmr.png").is_file()
+    from mofcore.outputs import read_run_id
+
+    assert read_run_id(fitted / "fit_nmr.png") == doc["run_id"]  # the result and its figure are one set
+    # the fit of measured spectra alone has its report: parameters, correlations, spectra with residuals
+    assert main(["report", str(fitted)]) == 0
+    summary = json.loads((fitted / "report" / "summary.json").read_text(encoding="utf-8"))
+    assert list(summary["sections"]) == ["fit", "provenance"]
+    assert len(summary["sections"]["fit"]["posterior_predictive_coverage"]) == 4
+
+
+def test_nmr_series_option_refuses_what_it_cannot_fit(tmp_path, capsys):
+    assert main(["fit", "--nmr-series", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
+    assert "--nmr-series: " in capsys.readouterr().err
+    assert main(["fit", "--nmr-series", str(tmp_path), "--isotherm", "x.aif", "-o", str(tmp_path / "o")]) == 2
+    assert "give one of" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_nmr_series_option_fits_the_measured_series_with_the_default_settings(shared_data, tmp_path, capsys):
+    """`twin fit --nmr-series FOLDER -o OUT` (the form of the issue): the documented default fit, C_q fitted
+    (docs/nmr.md: 190.1 kHz, E_a 26.6 kJ/mol; about 2 min)."""
+    out = tmp_path / "out"
+    assert main(["fit", "--nmr-series", str(shared_data.joinpath(*SERIES)), "-o", str(out), "--quiet"]) == 0
+    params = json.loads((out / "fit_result.json").read_text(encoding="utf-8"))["parameters"]
+    assert abs(params["cq_kHz"]["value"] - 190.1) < 3.0
+    assert abs(params["activation_energy_kJ_mol"]["value"] - 26.6) < 1.0
 
 
 def test_from_fit_gives_the_spectrum_at_any_temperature(fitted, tmp_path, capsys):
