@@ -50,6 +50,19 @@ def test_the_sampler_reports_from_compiled_code_without_changing_its_chain(capsy
     steps = [done for name, done, total in heard if name == "sampling"]
     assert max(steps) == 200 and len(steps) == 50  # unordered host callbacks: in order on a CPU, not promised
     with StageProgress("fit") as stages, reporting(stages):
+        stage("reading")
         jax.block_until_ready(run(start, key))
+        stage("writing")
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "twin fit: sampling" and err[-1].startswith("twin fit: sampling: 100 % (200/200 step)")
+    assert re.fullmatch(r"twin fit: reading \(\d+ s\)", err[0])  # without a terminal: a stage when it ends
+    assert err[-2].startswith("twin fit: sampling: 100 % (200/200 step)")
+    assert re.fullmatch(r"twin fit: writing \(\d+ s\)", err[-1])
+
+
+def test_a_command_refused_at_its_first_stage_prints_only_its_error(capsys):
+    import pytest
+
+    with pytest.raises(ValueError), StageProgress("fit") as stages, reporting(stages):
+        stage("reading x.csv")
+        raise ValueError("bad file")
+    assert capsys.readouterr().err == ""

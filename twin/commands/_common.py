@@ -104,39 +104,58 @@ def _duration(seconds: float) -> str:
 
 class StageProgress:
     """Progress of a job made of named stages, some with a measured fraction (a sampler inside one compiled
-    call reports its steps through :mod:`twin.fit.progress`): on a terminal a tqdm bar per stage with its ETA,
-    otherwise lines (``twin fit: sampling: 30 % …``); each new stage is announced on its own line.
-    ``disable=True`` shows nothing. Call it as ``progress(stage, done, total)``."""
+    call reports its steps through :mod:`twin.fit.progress`). On a terminal each stage is announced when it
+    starts and a measured one gets a tqdm bar with its ETA; otherwise (a log file, a batch job) each stage is
+    written as one line when it ends, with its duration, and a measured one as a line per tenth — so that a
+    command refused at its first stage still prints only its one-line error. ``disable=True`` shows nothing.
+    Call it as ``progress(stage, done, total)``."""
 
     def __init__(self, command: str, disable: bool | None = None):
         self.command, self.disable = command, disable
+        self._terminal = _stderr_is_terminal()
         self._stage: str | None = None
+        self._started = 0.0
         self._bar: Any = None
 
     def __call__(self, stage: str, done: float = 0.0, total: float = 0.0) -> None:
         if self.disable:
             return
         if stage != self._stage:
-            self.close()
-            self._stage = stage
-            print(f"twin {self.command}: {stage}", file=sys.stderr, flush=True)
+            self._finish_stage()
+            self._stage, self._started = stage, time.monotonic()
+            if self._terminal:
+                print(f"twin {self.command}: {stage}", file=sys.stderr, flush=True)
         if total > 0:
             if self._bar is None:
                 self._bar = progress(total, f"twin {self.command}: {stage}", unit="step", disable=self.disable)
             self._bar.update(done - self._bar.n)
             if done >= total:
-                self.close()
+                self._finish_stage()
 
-    def close(self) -> None:
+    def _finish_stage(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        elif self._stage is not None and not self._terminal:
+            took = _duration(time.monotonic() - self._started)
+            print(f"twin {self.command}: {self._stage} ({took})", file=sys.stderr, flush=True)
+        self._stage = None
+
+    def close(self) -> None:
+        self._finish_stage()
 
     def __enter__(self) -> "StageProgress":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        if isinstance(self._bar, LineProgress):  # failed: say nothing more than the error
+            self._bar._closed = True
+        elif self._bar is not None:
+            self._bar.close()
+        self._bar, self._stage = None, None
 
 
 class ProgressBar:
