@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _timing import timed  # noqa: E402
 
 from instruments.nmr.deuterium import deuterium_spectrum, make_deuterium  # noqa: E402
 from instruments.nmr.exchange import spectrum_grid  # noqa: E402
@@ -55,15 +57,8 @@ GRID = np.linspace(-250e3, 250e3, 1024, endpoint=False)
 
 def _timed(fn, repeats):
     """(median, (min, max)) wall time of ``repeats`` calls after one untimed call, and the compile + first time."""
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), (min(times), max(times)), first
+    median, spread, first, _ = timed(fn, repeats)
+    return median, spread, first
 
 
 def bench_rates(motion, cq_hz, n_rates, orientations, repeats):

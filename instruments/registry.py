@@ -19,6 +19,8 @@ BUILTIN: tuple[str, ...] = (
     "instruments.xrd.technique:TOTAL_SCATTERING",
     "instruments.isotherm:ISOTHERM",
     "instruments.nmr.technique:NMR",
+    "instruments.vib.technique:IR",
+    "instruments.tem.technique:TEM",
 )
 
 _registered: dict[str, Technique] = {}

@@ -99,7 +99,7 @@ def load_run(out_dir: str | Path, check_measurements: bool = True) -> RunData:
             file = obs_dir / f"{technique.name}.h5"
             if file.is_file():
                 spectra[technique.name] = read_observable(file)
-        if (obs_dir / "tem.h5").is_file():
+        if (obs_dir / "tem.h5").is_file() and "tem" not in spectra:  # an image series of an earlier version
             images["tem"] = read_image_series(obs_dir / "tem.h5")
         fit_path = out_dir / "fit_result.json"
         fit = load_fit_result(fit_path, check_measurements) if fit_path.is_file() else None

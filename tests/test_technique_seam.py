@@ -10,6 +10,7 @@ path, float32).
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 
@@ -50,7 +51,7 @@ def test_registry_lists_each_technique_once_and_refuses_unknown_names():
     names = registry.names()
     assert names[:4] == ("xrd", "total-scattering", "isotherm", "nmr") and len(set(names)) == len(names)
     assert registry.for_fit("xrd-series").name == "xrd"
-    with pytest.raises(TwinError, match=r"expected one of xrd, total-scattering, isotherm, nmr, got 'xdr' \(did you mean 'xrd'\?\)"):
+    with pytest.raises(TwinError, match=r"expected one of xrd, total-scattering, isotherm, nmr, .*got 'xdr' \(did you mean 'xrd'\?\)"):
         registry.get("xdr")
 
 
@@ -131,4 +132,4 @@ def test_a_shipped_instrument_resolves_by_name(demo_run, capsys):
     assert {"lab_cuka", "mil53_al_2h"} <= set(listed.split(", "))
     assert main(["observe", str(demo_run), "--xrd", "lab_cukaa"]) == 2
     err = capsys.readouterr().err
-    assert "'lab_cukaa' is neither an instrument file nor a shipped instrument (shipped: lab_cuka" in err
+    assert re.search(r"'lab_cukaa' is neither an instrument file nor a shipped instrument \(shipped: .*lab_cuka", err)

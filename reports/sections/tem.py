@@ -1,4 +1,10 @@
-"""Electron microscopy: simulated micrographs with scale bars, when ``observables/tem.h5`` is present."""
+"""Electron microscopy: simulated micrographs with scale bars, when ``observables/tem.h5`` is present.
+
+Two forms of that file are drawn: an image series (:func:`instruments.series_io.write_image_series`, by
+:func:`tem_section`) and the ``tem`` technique's observable of flattened dark-/bright-field maps written by
+``twin observe OUT --technique tem`` (by :func:`tem_panel`, the technique's registry panel), with the fluence
+each frame has received.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from reports.context import ReportContext, Section, fmt
 from reports.figures import add_scale_bar, new_figure
 from instruments.series_io import ImageSeries
 
-__all__ = ["tem_section"]
+__all__ = ["tem_section", "tem_panel"]
 
 #: micrographs shown at most
 MAX_IMAGES = 4
@@ -25,7 +31,30 @@ def tem_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
-def _micrographs_figure(images: ImageSeries) -> Figure:
+def tem_panel(ctx: ReportContext, name: str) -> Section | None:
+    """The in situ diffraction-contrast maps of ``observables/<name>.h5`` (technique ``tem``), with the dose."""
+    from instruments.tem.technique import image_series
+
+    obs = ctx.run.spectra.get(name)
+    if obs is None:
+        return None
+    images = image_series(obs, obs.source)
+    sec = Section(name, "Electron microscopy (TEM)")
+    dose = obs.conditions.get("dose_e_per_A2")
+    critical = obs.meta.get("critical_fluence_e_per_A2")
+    note = ""
+    if dose is not None and len(dose):
+        note = f" Fluence received by the last frame shown: {fmt(float(dose[min(MAX_IMAGES, len(dose)) - 1]), 3)} e⁻/Å²"
+        note += f" (critical fluence assumed {fmt(float(critical), 3)} e⁻/Å²)." if critical is not None else "."
+    sec.blocks.append(ctx.figure(_micrographs_figure(images, dose), name,
+                                 f"Simulated {images.kind} maps of the crystal ({fmt(images.pixel_size_A, 3)} Å per "
+                                 f"pixel, column approximation).{note}", "simulated TEM diffraction-contrast maps"))
+    sec.summary = {"kind": images.kind, "n_images": int(images.image.shape[0]),
+                   "dose_e_per_A2": [float(d) for d in dose] if dose is not None else []}
+    return sec
+
+
+def _micrographs_figure(images: ImageSeries, dose=None) -> Figure:
     """The first few images side by side in nm, each with a scale bar and its frame."""
     n = min(MAX_IMAGES, images.image.shape[0])
     fig = new_figure(2.4)
@@ -35,5 +64,8 @@ def _micrographs_figure(images: ImageSeries) -> Figure:
         w_nm, h_nm = nx * images.pixel_size_A / 10, ny * images.pixel_size_A / 10
         ax.imshow(img, cmap="gray", origin="upper", extent=(0, w_nm, 0, h_nm), interpolation="nearest")
         add_scale_bar(ax, w_nm)
-        ax.set_title(f"frame {int(frame)}", fontsize=7.5)
+        title = f"frame {int(frame)}"
+        if dose is not None:
+            title += f", {float(dose[list(images.frame_index).index(frame)]):.3g} e⁻/Å²"
+        ax.set_title(title, fontsize=7.5)
     return fig

@@ -96,3 +96,17 @@ def test_pattern_figure_names_the_radiation():
     assert radiation_text([1.5405929, 1.5444274], [1.0, 0.5]) == (
         "Cu Kα1/Kα2 doublet, λ1 = 1.54059 Å, λ2 = 1.54443 Å, I(Kα2)/I(Kα1) = 0.5")
     assert radiation_text([0.7093], [1.0]) == "λ = 0.70930 Å"
+
+
+def test_shipped_instruments_are_listed_and_shown(capsys):
+    import json
+
+    assert cli.main(["instruments", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["instruments"]
+    names = {r["name"]: r for r in rows}
+    assert {"lab_cuka", "mil53_al_2h"} <= set(names)
+    assert names["lab_cuka"]["description"].startswith("A laboratory Bragg–Brentano diffractometer")
+    assert cli.main(["instruments", "lab_cuka"]) == 0
+    assert 'wavelength = "CuKa"' in capsys.readouterr().out
+    assert cli.main(["instruments", "lab-cuka"]) == 2
+    assert "no shipped instrument 'lab-cuka'; shipped: lab_cuka" in capsys.readouterr().err

@@ -10,6 +10,8 @@ from twin.commands import (
     demo,
     fit,
     inspect,
+    instruments,
+    ir,
     isotherm,
     materials,
     nmr,
@@ -17,10 +19,11 @@ from twin.commands import (
     phase_diagram,
     report,
     run,
+    tem,
     xrd,
 )
 
-COMMANDS = [run, observe, fit, report, demo, analyze, materials, datasets_cmd, inspect, isotherm, phase_diagram, xrd,
-            nmr]
+COMMANDS = [run, observe, fit, report, demo, analyze, materials, instruments, datasets_cmd, inspect, isotherm,
+            phase_diagram, xrd, nmr, tem, ir]
 
 __all__ = ["COMMANDS"]
