@@ -20,6 +20,7 @@ BUILTIN: tuple[str, ...] = (
     "instruments.isotherm:ISOTHERM",
     "instruments.nmr.technique:NMR",
     "instruments.vib.technique:IR",
+    "instruments.vib.technique:RAMAN",
     "instruments.tem.technique:TEM",
 )
 

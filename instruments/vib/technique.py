@@ -355,8 +355,7 @@ IR = Technique(
             "and loading, Kubo/cumulant lineshapes (docs/vibrational.md)",
 )
 
-#: the same forward model registered as "raman" (an instrument file with mode = "raman"); not in the registry's
-#: BUILTIN list yet (one line: "instruments.vib.technique:RAMAN")
+#: the same forward model registered as "raman" (an instrument file with mode = "raman", e.g. the shipped lab_raman)
 def _simulate_raman(frames: TwinFrames, settings: VibSettings, wavenumber_cm1: Any = None) -> Observable:
     """:func:`simulate_vib` recorded as the ``raman`` technique (the instrument file must say mode = "raman")."""
     if settings.mode != "raman":

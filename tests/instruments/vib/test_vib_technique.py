@@ -149,3 +149,17 @@ def test_raman_mode_weights_by_raman_activity(tmp_path):
     assert area[0] == pytest.approx(0.1, rel=0.05)
     with pytest.raises(DataFormatError, match="the raman technique needs mode"):
         RAMAN.simulate(_frames([1.0], [4.0]), load_vib_settings(IR_LAB), None)
+
+
+def test_raman_is_a_technique_of_its_own(tmp_path, repo_root, capsys):
+    """`twin observe OUT --technique raman lab_raman` (issue: `--technique ir|raman`): the Raman activities of the
+    band table on the Raman instrument's window; an IR instrument file is refused for it in one line."""
+    run = tmp_path / "run"
+    shutil.copytree(repo_root / "tests" / "data" / "golden" / "demo_run", run)
+    assert main(["observe", str(run), "--technique", "raman", "lab_raman"]) == 0
+    obs = read_observable(run / "observables" / "raman.h5")
+    assert obs.technique == "raman" and obs.axis.name == "wavenumber" and obs.n_frames == 71
+    assert float(obs.axis.values[0]) == pytest.approx(200.0) and np.all(np.isfinite(obs.values))
+    capsys.readouterr()
+    assert main(["observe", str(run), "--technique", "raman", "lab_ftir"]) == 2
+    assert 'the raman technique needs mode = "raman"' in capsys.readouterr().err
