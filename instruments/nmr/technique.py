@@ -15,9 +15,14 @@ distributed, width :math:`\sigma_p` of ln k), and the spectrum of a frame is the
 of the solid-echo powder spectra of :mod:`instruments.nmr.deuterium`. For MIL-53 this is the phase-dependent
 π-flip rate of the phenylene rings of the terephthalate linkers: the narrow-pore phase packs the rings closer
 and hinders the flips, so a breathing transition at constant temperature shows in the ²H lineshape. Left out:
-coupling between the dynamics of neighbouring linkers, the guests' own ²H signal, a dependence of the rates on
-loading other than through the phase, and any exchange between phases during the echo (the phase fractions
-change on the scale of the frames, seconds and more, not microseconds).
+coupling between the dynamics of neighbouring linkers, the guests' own ²H signal, and any exchange between phases
+during the echo (the phase fractions change on the scale of the frames, seconds and more, not microseconds).
+
+**Loading.** Guests in the channels hinder the ring flips (in MIL-53(Al) with xylenes they slow to 10²–10³ s⁻¹ at
+373 K: A. E. Khudozhitkov et al., J. Phys. Chem. C 120, 21704 (2016)). With ``activation_energy_per_guest = β``
+in a phase's table the barrier grows linearly with the frame's loading n (guest molecules per site cell, all
+guests together, from the run's ``loading`` summary): :math:`E_a(n) = E_a + \beta n`. The twin keeps one mean
+loading per crystal, not one per phase, so both phases see the same n; β = 0 (the default) ignores the loading.
 
 **Instrument file** (TOML; every key but ``quadrupole.cq``, ``motion.model`` and one ``[phases.NAME]`` table per
 phase of the material optional)::
@@ -43,6 +48,7 @@ phase of the material optional)::
     k0 = "1e13 1/s"
     activation_energy = "57 kJ/mol"
     rate_width = 0.0               # σ of ln k; or activation_energy_width = "2 kJ/mol" (σ = σ_E/RT)
+    activation_energy_per_guest = "0 kJ/mol"   # β: E_a grows by β per guest molecule per site cell
 
 An example for MIL-53(Al) ships as the instrument ``mil53_al_2h`` (``datasets/instruments/mil53_al_2h.toml``) (its barriers are estimates; see the
 file). Errors are :class:`~mofcore.errors.DataFormatError` naming the file and the key.
@@ -99,7 +105,7 @@ _KNOWN = {
     "motion": {"model", "angle", "sites"},
     "phases": None,
 }
-_PHASE_KEYS = {"k0", "activation_energy", "rate_width", "activation_energy_width"}
+_PHASE_KEYS = {"k0", "activation_energy", "rate_width", "activation_energy_width", "activation_energy_per_guest"}
 
 
 @dataclass(frozen=True)
@@ -111,16 +117,19 @@ class PhaseDynamics:
         activation_energy_kj_mol: :math:`E_a` [kJ/mol].
         rate_width: σ of ln k (log-normal), used when ``energy_width_kj_mol`` is 0.
         energy_width_kj_mol: :math:`\\sigma_E` of a Gaussian distribution of :math:`E_a` [kJ/mol] (σ = σ_E/RT).
+        energy_per_guest_kj_mol: β [kJ/mol per guest molecule per site cell]: :math:`E_a(n) = E_a + \\beta n`.
     """
 
     k0_per_s: float
     activation_energy_kj_mol: float
     rate_width: float = 0.0
     energy_width_kj_mol: float = 0.0
+    energy_per_guest_kj_mol: float = 0.0
 
-    def rate_per_s(self, temperature_K: np.ndarray) -> np.ndarray:
-        """Median rate at T [1/s]."""
-        return np.asarray(arrhenius_rate(self.k0_per_s, self.activation_energy_kj_mol, np.asarray(temperature_K)))
+    def rate_per_s(self, temperature_K: np.ndarray, loading: np.ndarray | float = 0.0) -> np.ndarray:
+        """Median rate at T [1/s] and loading n [guests per site cell]."""
+        barrier = self.activation_energy_kj_mol + self.energy_per_guest_kj_mol * np.asarray(loading, np.float64)
+        return np.asarray(arrhenius_rate(self.k0_per_s, barrier, np.asarray(temperature_K)))
 
     def ln_width(self, temperature_K: float) -> float:
         """σ of ln k at T."""
@@ -241,7 +250,11 @@ def parse_nmr_settings(doc: dict[str, Any], where: str = "instrument") -> NmrSet
                 raise _fail(where, at, "give rate_width or activation_energy_width, not both")
             e_width = _quantity(where, f"{at}.activation_energy_width", table["activation_energy_width"], "energy",
                                 lambda v: 0.0 <= v <= 100.0, "a width between 0 and 100 kJ/mol")
-        phases[name] = PhaseDynamics(k0, ea, float(width), e_width)
+        beta = 0.0
+        if "activation_energy_per_guest" in table:
+            beta = _quantity(where, f"{at}.activation_energy_per_guest", table["activation_energy_per_guest"], "energy",
+                             lambda v: 0.0 <= v <= 50.0, "a barrier increment per guest between 0 and 50 kJ/mol")
+        phases[name] = PhaseDynamics(k0, ea, float(width), e_width, beta)
     frequency = np.linspace(lo, hi, points)
     settings = NmrSettings(frequency, echo, lorentz, gauss, orientations, cq, float(asymmetry), model, angle, sites,
                            phases, where)
@@ -259,8 +272,9 @@ def load_nmr_settings(path: str | Path) -> NmrSettings:
 
 
 def phase_spectra(settings: NmrSettings, temperature_K: np.ndarray, frequency_hz: np.ndarray | None = None,
-                  phase_names: tuple[str, ...] | None = None) -> np.ndarray:
-    """The spectrum of each phase at each temperature, one batched call: (n_temperatures, n_phases, n_points) [1/Hz].
+                  phase_names: tuple[str, ...] | None = None, loading: np.ndarray | None = None) -> np.ndarray:
+    """The spectrum of each phase at each temperature (and loading, guests per site cell, aligned with the
+    temperatures), one batched call: (n_temperatures, n_phases, n_points) [1/Hz].
 
     Raises:
         DataFormatError: a phase without dynamics in the settings.
@@ -276,11 +290,12 @@ def phase_spectra(settings: NmrSettings, temperature_K: np.ndarray, frequency_hz
                                settings.n_orientations)
     check_window(grid, simulator.model, settings.cq_hz, where=f"{settings.source}: frequency axis")
     temperatures = np.asarray(temperature_K, np.float64)
+    loadings = np.zeros_like(temperatures) if loading is None else np.asarray(loading, np.float64)
     rates, weights, owner = [], [], []
-    for t in temperatures:
+    for t, n in zip(temperatures, loadings, strict=True):
         for name in names:
             dyn = settings.phases[name]
-            nodes, w = lognormal_rates(dyn.rate_per_s(t), dyn.ln_width(float(t)))
+            nodes, w = lognormal_rates(dyn.rate_per_s(t, n), dyn.ln_width(float(t)))
             rates.append(nodes)
             weights.append(w)
             owner.append(np.full(w.size, len(owner)))
@@ -311,12 +326,18 @@ def simulate_nmr(frames: TwinFrames, settings: NmrSettings | XenonSettings, freq
     temperature = np.asarray(frames.conditions["temperature_K"], np.float64)
     if not np.all(np.isfinite(temperature) & (temperature > 0)):
         raise DataFormatError(f"{frames.source}: NMR needs a positive temperature at every frame")
-    unique, index = np.unique(temperature, return_inverse=True)
-    spectra = phase_spectra(settings, unique, nu_khz * 1e3, frames.phase_names)  # (n_T, n_phases, n_points)
+    loading = np.zeros_like(temperature)
+    if any(dyn.energy_per_guest_kj_mol > 0 for dyn in settings.phases.values()):
+        per_guest = frames.summary("loading", "NMR rates that depend on loading (activation_energy_per_guest)")
+        loading = np.asarray(per_guest, np.float64).reshape(temperature.size, -1).sum(axis=1)
+    states, index = np.unique(np.stack([temperature, loading], axis=1), axis=0, return_inverse=True)
+    index = np.asarray(index).reshape(-1)
+    spectra = phase_spectra(settings, states[:, 0], nu_khz * 1e3, frames.phase_names,
+                            loading=states[:, 1])  # (n_states, n_phases, n_points)
     values = np.einsum("fp,fpn->fn", fraction, spectra[index]) * 1e3
     conditions = {k: np.asarray(v, np.float64) for k, v in frames.conditions.items()}
     for name in frames.phase_names:
-        conditions[f"rate_per_s_{name}"] = settings.phases[name].rate_per_s(temperature)
+        conditions[f"rate_per_s_{name}"] = settings.phases[name].rate_per_s(temperature, loading)
     order = np.argsort(nu_khz)
     return Observable(
         axis=Axis(nu_khz[order], "frequency", "kHz"), values=values[:, order], conditions=conditions,

@@ -111,3 +111,22 @@ def test_twin_observe_writes_the_nmr_series(repo_root, tmp_path, capsys):
     series = read_observable(run / "observables" / "nmr.h5")
     assert series.technique == "nmr" and series.axis.unit == "kHz" and series.values.shape[0] == 71
     assert series.axis.decreasing  # drawn decreasing to the right, as NMR frequency offsets are
+
+
+def test_guests_slow_the_flips_when_the_instrument_says_so(demo_frames, tmp_path):
+    """activation_energy_per_guest = β: E_a(n) = E_a + β n with the run's loading n (CO2 per site cell); the lp
+    rate of each frame falls by exactly exp(−β n/RT) and the lineshape follows; β = 0 leaves the loading out."""
+    text = EXAMPLE_INSTRUMENT.read_text(encoding="utf-8").replace(
+        'activation_energy_per_guest = "0 kJ/mol"', 'activation_energy_per_guest = "2 kJ/mol"')
+    path = tmp_path / "nmr.toml"
+    path.write_text(text, encoding="utf-8")
+    plain = simulate_nmr(demo_frames, load_nmr_settings(EXAMPLE_INSTRUMENT))
+    hindered = simulate_nmr(demo_frames, load_nmr_settings(path))
+    loading = demo_frames.summary("loading", "test").sum(axis=1)
+    ratio = hindered.conditions["rate_per_s_lp"] / plain.conditions["rate_per_s_lp"]
+    np.testing.assert_allclose(ratio, np.exp(-2000.0 * loading / (8.314462618 * 303.0)), rtol=1e-6)
+    top = int(np.argmax(loading))
+    assert loading[top] > 5.0 and not np.allclose(hindered.values[top], plain.values[top], atol=1e-4)
+    with pytest.raises(DataFormatError, match=r"phases.np.activation_energy_per_guest: expected a barrier increment"):
+        path.write_text(text.replace('"2 kJ/mol"', '"-2 kJ/mol"', 1), encoding="utf-8")
+        load_nmr_settings(path)
