@@ -546,11 +546,9 @@ def run_layered_fit(series_path: str | Path, out_dir: str | Path, *, settings: L
     Raises:
         FitError/DataFormatError: bad input, named.
     """
-    from mofcore.outputs import new_run_id, output_set
     from twin import __version__
     from twin.datasets import file_sha256
-    from twin.fit.result import write_fit_result
-    from twin.fit.workflow import relative_path, write_columns_csv
+    from twin.fit.workflow import measurement_entries, relative_path, write_series_fit
 
     series_path = Path(series_path)
     data = load_layered_series(series_path, wavelength_A=wavelength_A, q_range_inv_nm=settings.q_range_inv_nm)
@@ -574,10 +572,7 @@ def run_layered_fit(series_path: str | Path, out_dir: str | Path, *, settings: L
     result["warnings"] += notes
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in series_path.iterdir() if p.is_file() and not p.name.startswith(".")) \
-        if series_path.is_dir() else [series_path]
-    result["measurements"] = [{"path": relative_path(p, out), "sha256": file_sha256(p), "technique": "xrd"}
-                              for p in files]
+    result["measurements"] = measurement_entries(series_path, out, "xrd")
     if isotherm is not None:
         result["measurements"].append({"path": relative_path(isotherm, out), "sha256": file_sha256(isotherm),
                                        "technique": "isotherm"})
@@ -597,15 +592,8 @@ def run_layered_fit(series_path: str | Path, out_dir: str | Path, *, settings: L
         "wavelength": "not needed: the series is on Q" if wavelength_A is None else f"{wavelength_A} Å"}
     result["provenance"] = {"twin_version": __version__, "command": command, "fit_file": source_text,
                             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    run_id = new_run_id()
-    result["run_id"] = run_id
-    result["outputs"] = ["fit_series.csv"] + (["fit_layered.png"] if plot else [])
-    with output_set(out, run_id=run_id, last=("fit_result.json",)) as staged:
-        write_columns_csv(staged.path("fit_series.csv"), series_columns(result), run_id=run_id)  # per frame, first
-        if plot:
-            _plot(staged.path("fit_layered.png"), result, run_id=run_id)
-        write_fit_result(result, staged.staging)
-    result["path"] = str(out / "fit_result.json")
+    write_series_fit(out, result, series_columns(result), "fit_layered.png" if plot else None,
+                     lambda path, res, run_id: _plot(path, res, run_id=run_id))
     return result
 
 

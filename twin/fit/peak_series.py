@@ -280,33 +280,20 @@ def run_peak_series_fit(series_path: str | Path, out_dir: str | Path, *, windows
                         wavelength_A: float | None = None, command: str = "twin fit", plot: bool = True) -> dict[str, Any]:
     """Read the series, fit its peaks, and write ``OUT/fit_series.csv`` (per frame, first), ``OUT/fit_peaks.png``
     and ``OUT/fit_result.json`` as one output set. The caller holds the output lock (``twin fit`` does)."""
-    from mofcore.outputs import new_run_id, output_set
     from twin import __version__
-    from twin.datasets import file_sha256
-    from twin.fit.result import write_fit_result
-    from twin.fit.workflow import png_metadata, relative_path, write_columns_csv
+    from twin.fit.workflow import measurement_entries, png_metadata, write_series_fit
 
     series_path = Path(series_path)
     data = load_native_series(series_path)
     result = fit_peak_series(data, windows, wavelength_A=wavelength_A)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in series_path.iterdir() if p.is_file() and not p.name.startswith(".")) \
-        if series_path.is_dir() else [series_path]
-    result["measurements"] = [{"path": relative_path(p, out), "sha256": file_sha256(p), "technique": "xrd"}
-                              for p in files]
+    result["measurements"] = measurement_entries(series_path, out, "xrd")
     result["techniques"] = ["xrd"]
     result["provenance"] = {"twin_version": __version__, "command": command,
                             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    run_id = new_run_id()
-    result["run_id"] = run_id
-    result["outputs"] = ["fit_series.csv"] + (["fit_peaks.png"] if plot else [])
-    with output_set(out, run_id=run_id, last=("fit_result.json",)) as staged:
-        write_columns_csv(staged.path("fit_series.csv"), series_columns(result), run_id=run_id)  # per frame, first
-        if plot:
-            _plot(staged.path("fit_peaks.png"), result, png_metadata(run_id))
-        write_fit_result(result, staged.staging)
-    result["path"] = str(out / "fit_result.json")
+    write_series_fit(out, result, series_columns(result), "fit_peaks.png" if plot else None,
+                     lambda path, res, run_id: _plot(path, res, png_metadata(run_id)))
     return result
 
 

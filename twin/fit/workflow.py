@@ -297,6 +297,33 @@ def write_columns_csv(path: Path, columns: dict[str, Any], *, run_id: str | None
             pd.DataFrame(columns).to_csv(handle, index=False, lineterminator="\n")
 
 
+def measurement_entries(path: str | Path, out: Path, technique: str) -> list[dict[str, Any]]:
+    """The ``measurements`` entries of a fit of a series: every file of the folder (or the one file), its path
+    relative to OUT and its SHA-256."""
+    from twin.datasets import file_sha256
+
+    return [{"path": relative_path(f, out), "sha256": file_sha256(f), "technique": technique}
+            for f in _measurement_files(Path(path))]
+
+
+def write_series_fit(out: Path, result: dict[str, Any], columns: dict[str, Any], figure: str | None,
+                     draw: Any = None) -> Path:
+    """Write a per-frame fit as one output set: ``OUT/fit_series.csv`` first (the per-frame results survive
+    whatever fails after them), then the figure ``OUT/<figure>`` drawn by ``draw(path, result, run_id)``, then
+    ``OUT/fit_result.json`` (:func:`mofcore.outputs.output_set`, one run id in each). Sets ``result["run_id"]``,
+    ``result["outputs"]`` and ``result["path"]``; returns the path of ``fit_result.json``."""
+    run_id = new_run_id()
+    result["run_id"] = run_id
+    result["outputs"] = ["fit_series.csv"] + ([figure] if figure else [])
+    with output_set(out, run_id=run_id, last=("fit_result.json",)) as staged:
+        write_columns_csv(staged.path("fit_series.csv"), columns, run_id=run_id)
+        if figure:
+            draw(staged.path(figure), result, run_id)
+        write_fit_result(result, staged.staging)
+    result["path"] = str(out / "fit_result.json")
+    return out / "fit_result.json"
+
+
 def _measurement_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
