@@ -12,26 +12,11 @@ from twin.engine.run import run_scenario
 from twin.observe import observe, write_first_last_csv
 from twin.scenario import parse_scenario
 from twin.trajectory import Trajectory
+from small_runs import co2_ramp_scenario
 
 # 8×8×8 cells of MIL-53(Al) (a 53 × 134 × 103 Å block) under a CO2 ramp 0.2 → 16 bar in 60 s at 303 K:
 # np at the start, lp after the switch (the material's CO2 np → lp pressure at 303 K lies between 2.8 and 5.5 bar).
-SCENARIO = """
-name = "observe-test-ramp"
-material = "mil53-al"
-seed = 1
-[crystal]
-size_cells = 8
-[protocol]
-gases = { CO2 = 1.0 }
-temperature = "303 K"
-pressure = "0.2 bar"
-[[protocol.segments]]
-type = "ramp"
-pressure = "16 bar"
-duration = "60 s"
-[numerics]
-frame_interval = "10 s"
-"""
+SCENARIO = co2_ramp_scenario("observe-test-ramp", seed=1)
 
 
 def _at(two_theta_deg, intensity, center_deg):

@@ -37,28 +37,13 @@ from twin.errors import FitError, TwinError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
 
 from synthetic_run import make_run  # noqa: E402
+from small_runs import co2_ramp_scenario  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 INSTRUMENT = REPO / "datasets" / "instruments" / "lab_cuka.toml"
 
 # 8 × 8 × 8 sites of MIL-53(Al), CO2 ramp through the switch, 7 frames
-SCENARIO = """\
-name = "outputs-test"
-material = "mil53-al"
-seed = 5
-[crystal]
-size_cells = 8
-[protocol]
-gases = { CO2 = 1.0 }
-temperature = "303 K"
-pressure = "0.2 bar"
-[[protocol.segments]]
-type = "ramp"
-pressure = "16 bar"
-duration = "60 s"
-[numerics]
-frame_interval = "10 s"
-"""
+SCENARIO = co2_ramp_scenario("outputs-test", seed=5)
 
 
 @pytest.fixture(autouse=True)

@@ -13,29 +13,12 @@ from instruments.registry import get
 from instruments.tem.contrast import column_amplitudes, extinction_distance_A, two_beam_dark_field
 from instruments.tem.technique import image_series, load_tem_settings, parse_tem_settings
 from mofcore.errors import DataFormatError
+from small_runs import co2_ramp_scenario
 
 REPO = Path(__file__).resolve().parents[3]
 INSTRUMENT = REPO / "datasets" / "instruments" / "tem_300kv.toml"
 
-SCENARIO = """
-name = "tem-test-ramp"
-material = "mil53-al"
-seed = 1
-[crystal]
-size_cells = [8, 24, 16]
-[protocol]
-gases = { CO2 = 1.0 }
-temperature = "303 K"
-pressure = "0.2 bar"
-[[protocol.segments]]
-type = "ramp"
-pressure = "16 bar"
-duration = "60 s"
-[numerics]
-frame_interval = "10 s"
-[outputs]
-field_stride = 1
-"""
+SCENARIO = co2_ramp_scenario("tem-test-ramp", seed=1, size_cells="[8, 24, 16]", outputs="field_stride = 1")
 
 
 @pytest.mark.parametrize("s", [0.0, 2e-4, -1e-3])
