@@ -30,7 +30,7 @@ from reports.figures import style
 from reports.html import key_cards, render_page
 from reports.run_data import load_run
 from mofcore.outputs import check_run_set, new_run_id
-from reports.sections import FIT_ONLY_SECTIONS, SECTIONS, SectionFn
+from reports.sections import FIT_ONLY_SECTIONS, IMAGE_ONLY_SECTIONS, SECTIONS, SectionFn
 from twin import __version__
 from twin._json import jsonable
 from twin.errors import FitError, TwinError
@@ -87,13 +87,14 @@ def build_report(
         built: list[Section] = []
         fit_only = run.trajectory is None
         with style():
-            for fn in sections or (FIT_ONLY_SECTIONS if fit_only else SECTIONS):
+            for fn in sections or (SECTIONS if not fit_only else FIT_ONLY_SECTIONS if run.fit is not None
+                                   else IMAGE_ONLY_SECTIONS):
                 section = fn(ctx)
                 built.extend(section if isinstance(section, list) else [section] if section is not None else [])
         missing = [m for s in built for m in s.missing]
         summaries = {s.id: s.summary for s in built}
         if fit_only:
-            prov = dict(run.fit.extra.get("provenance", {}))
+            prov = dict(run.fit.extra.get("provenance", {})) if run.fit is not None else {}
             created = str(prov.get("created", ""))[:10]
             subtitle = " · ".join(x for x in (f"fit of measured data of {created}" if created else "fit of measured data",
                                               f"twin {prov.get('twin_version', __version__)}") if x)

@@ -80,6 +80,9 @@ def load_run(out_dir: str | Path, check_measurements: bool = True) -> RunData:
     if not traj_path.is_file() and fit_path.is_file() and not (out_dir / "trajectory.h5.partial").exists():
         fit = load_fit_result(fit_path, check_measurements)  # a fit of measured data alone: its own report
         return RunData(out_dir, None, {}, {}, fit, _fit_title(fit), {}, ())
+    if not traj_path.is_file() and (out_dir / "hrtem.h5").is_file():  # `twin tem image -o OUT`: its micrographs
+        images = {"hrtem": read_image_series(out_dir / "hrtem.h5")}
+        return RunData(out_dir, None, {}, images, None, images["hrtem"].kind, {}, ())
     if not traj_path.is_file():
         held = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("."))
         from twin.analysis import interrupted_run_message

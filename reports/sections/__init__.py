@@ -32,6 +32,7 @@ __all__ = [
     "layered_fit_section",
     "provenance_section",
     "FIT_ONLY_SECTIONS",
+    "IMAGE_ONLY_SECTIONS",
     "OVERLAY_BACKGROUND",
     "MAX_TABLE_ROWS",
 ]
@@ -52,5 +53,11 @@ SECTIONS: list[SectionFn] = [
 FIT_ONLY_SECTIONS: list[SectionFn] = [
     fit_section,
     layered_fit_section,
+    provenance_section,
+]
+
+#: the sections of a directory of simulated micrographs alone (``twin tem image -o OUT``)
+IMAGE_ONLY_SECTIONS: list[SectionFn] = [
+    tem_section,
     provenance_section,
 ]

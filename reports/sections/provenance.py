@@ -26,9 +26,13 @@ def provenance_section(ctx: ReportContext) -> Section:
     if traj is not None:
         prov = {k: v for k, v in traj.provenance.items() if k != "scenario_toml"}
         heading = "Simulation"
-    else:  # a fit-only directory: the fit's own provenance
-        prov = dict(ctx.run.fit.extra.get("provenance", {})) if ctx.run.fit is not None else {}
+    elif ctx.run.fit is not None:  # a fit-only directory: the fit's own provenance
+        prov = dict(ctx.run.fit.extra.get("provenance", {}))
         heading = "Fit"
+    else:  # simulated micrographs alone: the summary `twin tem image` wrote beside them
+        summary = ctx.run.out_dir / "tem.json"
+        prov = json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else {}
+        heading = "Simulation (tem.json)"
     rows = [[key, Markup(f"<code>{esc(_canonical(prov[key]))}</code>")] for key in sorted(prov)]
     sec.blocks.append(f"<h3>{heading}</h3>" + table(["key", "value"], rows, cls="kv"))
     checksums = _input_checksums(ctx.run)
@@ -55,6 +59,7 @@ def _input_checksums(run: RunData) -> dict[str, str]:
     files = ([run.trajectory.path] if run.trajectory is not None else []) + sorted((run.out_dir / "observables").glob("*.h5"))
     if run.fit is not None:
         files.append(run.fit.path)
+    files += [f for f in (run.out_dir / "hrtem.h5",) if run.trajectory is None and f.is_file()]
     checksums = {str(f.relative_to(run.out_dir)): file_sha256(f) for f in files}
     if run.fit is not None:
         for m in run.fit.measurements:

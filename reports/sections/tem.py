@@ -21,13 +21,14 @@ MAX_IMAGES = 4
 
 
 def tem_section(ctx: ReportContext) -> Section | None:
-    """Simulated electron micrographs with scale bars, when ``observables/tem.h5`` is present."""
-    images = ctx.run.images.get("tem")
-    if images is None:
+    """Simulated electron micrographs with scale bars: every image series of the directory (``observables/tem.h5``
+    of an earlier version, the ``hrtem.h5`` of ``twin tem image -o OUT``)."""
+    if not ctx.run.images:
         return None
     sec = Section("tem", "Electron microscopy")
-    sec.blocks.append(ctx.figure(_micrographs_figure(images), "tem", f"Simulated {images.kind} images "
-                                 f"({fmt(images.pixel_size_A, 3)} Å per pixel).", "simulated electron micrographs"))
+    for key, images in ctx.run.images.items():
+        sec.blocks.append(ctx.figure(_micrographs_figure(images), key, f"Simulated {images.kind} images "
+                                     f"({fmt(images.pixel_size_A, 3)} Å per pixel).", "simulated electron micrographs"))
     return sec
 
 
@@ -59,12 +60,12 @@ def _micrographs_figure(images: ImageSeries, dose=None) -> Figure:
     n = min(MAX_IMAGES, images.image.shape[0])
     fig = new_figure(2.4)
     axes = fig.subplots(1, n, squeeze=False)[0]
-    for ax, img, frame in zip(axes, images.image[:n], images.frame_index[:n]):
+    for i, (ax, img, frame) in enumerate(zip(axes, images.image[:n], images.frame_index[:n])):
         ny, nx = img.shape
         w_nm, h_nm = nx * images.pixel_size_A / 10, ny * images.pixel_size_A / 10
         ax.imshow(img, cmap="gray", origin="upper", extent=(0, w_nm, 0, h_nm), interpolation="nearest")
         add_scale_bar(ax, w_nm)
-        title = f"frame {int(frame)}"
+        title = f"image {int(i)}" if len(set(images.frame_index[:n])) < n else f"frame {int(frame)}"
         if dose is not None:
             title += f", {float(dose[list(images.frame_index).index(frame)]):.3g} e⁻/Å²"
         ax.set_title(title, fontsize=7.5)

@@ -32,6 +32,11 @@ def test_tem_image_writes_readable_files(tmp_path, capsys):
     assert series.image.shape[0] == 2 and series.pixel_size_A == pytest.approx(summary["sampling_A"][0])
     m = read_measurement(out / "hrtem.tif")
     assert m.metadata["pixel_size_ang"][1] == pytest.approx(summary["sampling_A"][0], rel=1e-5)
+    # the micrographs' own report: the images with scale bars and the simulation's summary as provenance
+    assert cli.main(["report", str(out)]) == 0
+    report = json.loads((out / "report" / "summary.json").read_text())
+    assert list(report["sections"]) == ["tem", "provenance"]
+    assert report["sections"]["provenance"]["simulation"]["wavelength_A"] == pytest.approx(0.019687, abs=1e-6)
 
 
 @pytest.mark.parametrize(("args", "match"), [(["--zone", "0 0 0"], "[0 0 0]"), (["--dose", "0"], "dose"),
