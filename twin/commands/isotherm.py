@@ -135,12 +135,12 @@ def _handle(args: argparse.Namespace) -> int:
 
         material, _, model = material_from_fit(args.from_fit)
         args.guest = args.guest or model["guest"]
-        if gas_name(args.guest, where="--guest") != model["guest"]:
+        if _guest_name(args.guest) != model["guest"]:
             raise MaterialError(f"--guest: the fit in {args.from_fit} is of {model['guest']}, not {args.guest!r}; "
                                 "a fit predicts only its own guest")
     if not args.guest:
         raise MaterialError("--guest: expected a guest gas such as CO2")
-    args.guest = gas_name(args.guest, where="--guest")
+    args.guest = _guest_name(args.guest)
     material, temperature_K = resolve_common(material, args.guest, args.temperature)
     grid = pressure_grid(args.pressure or default_pressure_range(args.guest, temperature_K), args.points)
     check_below_saturation(args.guest, temperature_K, float(grid[-1]), where="--pressure")
@@ -178,10 +178,19 @@ def _handle(args: argparse.Namespace) -> int:
             print(f"{t['branch']:11s} open fraction crosses 1/2 at {t['pressure_bar']:.4g} bar{band}")
         else:
             note = "" if t.get("refined", True) else " (grid midpoint, not refined)"
-            print(f"{t['branch']:11s} {t['phase_from']} -> {t['phase_to']} at {t['pressure_bar']:.4g} bar{note}")
+            print(f"{t['branch']:11s} {t['from']} -> {t['to']} at {t['pressure_bar']:.4g} bar{note}")
     if args.output:
         print(f"wrote {out['csv']} and {out['png']}")
     return 0
+
+
+def _guest_name(text: str) -> str:
+    """The package's name of ``--guest`` (a formula or another name: ``carbon dioxide`` → ``CO2``); a gas the
+    package does not know is left as given, for the material's message that lists its guests."""
+    try:
+        return gas_name(text, where="--guest")
+    except MaterialError:
+        return text
 
 
 def _compute(material: Any, args: argparse.Namespace, temperature_K: float, grid: np.ndarray, humidity: float,
