@@ -29,7 +29,45 @@ def tem_section(ctx: ReportContext) -> Section | None:
     for key, images in ctx.run.images.items():
         sec.blocks.append(ctx.figure(_micrographs_figure(images), key, f"Simulated {images.kind} images "
                                      f"({fmt(images.pixel_size_A, 3)} Å per pixel).", "simulated electron micrographs"))
+    pattern = _diffraction_pattern(ctx.run.out_dir / "diffraction.tif")
+    if pattern is not None:
+        sec.blocks.append(ctx.figure(_diffraction_figure(*pattern), "diffraction", "Kinematical electron diffraction "
+                                     "pattern of the same zone (log intensity) on the reciprocal-space scale: spot "
+                                     "positions in 1/Å, from the centre (000).", "electron diffraction pattern"))
     return sec
+
+
+def _diffraction_pattern(path) -> tuple | None:
+    """The pattern ``twin tem image`` writes (``diffraction.tif``, its pixel in 1/Å in the TIFF description), or
+    ``None`` when there is none or it does not state its pixel."""
+    import json
+
+    if not path.is_file():
+        return None
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        try:
+            pixel = float(json.loads(page.description)["pixel_size_inv_A"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return page.asarray(), pixel
+
+
+def _diffraction_figure(pattern, pixel_inv_A: float) -> Figure:
+    """log(1 + I/I_max·10³) with the k axes in 1/Å, centred on (000)."""
+    import numpy as np
+
+    ny, nx = pattern.shape
+    half_x, half_y = nx * pixel_inv_A / 2, ny * pixel_inv_A / 2
+    fig = new_figure(3.0, 3.4)
+    ax = fig.subplots()
+    shown = np.log10(1.0 + 1e3 * np.clip(pattern, 0, None) / max(float(np.max(pattern)), 1e-30))
+    ax.imshow(shown, cmap="magma", origin="lower", extent=(-half_x, half_x, -half_y, half_y))
+    ax.set_xlabel("k$_x$ (1/Å)")
+    ax.set_ylabel("k$_y$ (1/Å)")
+    return fig
 
 
 def tem_panel(ctx: ReportContext, name: str) -> Section | None:

@@ -36,6 +36,7 @@ def test_tem_image_writes_readable_files(tmp_path, capsys):
     assert cli.main(["report", str(out)]) == 0
     report = json.loads((out / "report" / "summary.json").read_text())
     assert list(report["sections"]) == ["tem", "provenance"]
+    assert any("diffraction" in str(f) for f in report["figures"])  # the pattern on the reciprocal-space scale
     assert report["sections"]["provenance"]["simulation"]["wavelength_A"] == pytest.approx(0.019687, abs=1e-6)
 
 
