@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -61,7 +62,7 @@ from scipy import constants as sc
 from instruments.vib.kubo import RAD_PER_PS_PER_CM1, autocorrelation, check_uniform_times
 from mofcore.errors import DataFormatError
 
-__all__ = ["KJ_MOL_PER_AMU_A2_PS2", "AtomisticTrajectory", "trajectory_from_arrays", "vdos", "ir_spectrum",
+__all__ = ["KJ_MOL_PER_AMU_A2_PS2", "AtomisticTrajectory", "trajectory_from_arrays", "read_trajectory", "vdos", "ir_spectrum",
            "quantum_correction", "normal_modes", "harmonic_bonds", "velocity_verlet", "CORRECTIONS", "WINDOWS"]
 
 #: 1 amu Å² ps⁻² in kJ/mol
@@ -108,6 +109,50 @@ def trajectory_from_arrays(positions_A: np.ndarray, masses_amu: np.ndarray, time
         if vel.shape != pos.shape:
             raise DataFormatError(f"{source}: velocities: expected shape {pos.shape}, got {vel.shape}")
     return AtomisticTrajectory(pos, vel, masses, dt, source)
+
+
+def read_trajectory(path: str | Path, frame_interval_ps: float, *, format: str | None = None) -> AtomisticTrajectory:
+    """An atomistic trajectory file read with ASE (``ase.io.read``: extended XYZ, ASE ``.traj``, LAMMPS dump, VASP
+    XDATCAR, … — every format ASE reads; ``format`` names one when the suffix does not) → positions [Å], the
+    masses ASE assigns [amu], velocities [Å/ps] when the file has them (ASE keeps them as momenta; converted from
+    ASE's time unit Å·√(amu/eV) with ``ase.units.fs``) and frames ``frame_interval_ps`` apart (ASE files do not
+    carry a uniform time axis; give the interval between stored frames).
+
+    Raises:
+        NotAvailableError: ASE is not installed (``pip install 'operando-mof-twin[vib]'``).
+        DataFormatError: not a regular file, a file ASE cannot read, frames with different numbers of atoms, fewer
+            than 4 frames, a non-positive interval.
+    """
+    from mofcore.errors import NotAvailableError
+    from mofcore.files import regular_file_problem
+
+    try:
+        import ase.io
+        import ase.units
+    except ImportError:
+        raise NotAvailableError("reading atomistic trajectory files needs ASE (pip install 'operando-mof-twin[vib]'); "
+                                "or pass arrays to trajectory_from_arrays") from None
+    path = Path(path)
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise DataFormatError(f"{path}: expected a trajectory file, got {problem}")
+    if not (math.isfinite(frame_interval_ps) and frame_interval_ps > 0):
+        raise DataFormatError(f"{path}: the frame interval must be a positive time, got {frame_interval_ps!r} ps")
+    try:
+        frames = ase.io.read(str(path), index=":", format=format)
+    except Exception as exc:  # noqa: BLE001 - ASE raises many types for a file it cannot parse: one message
+        raise DataFormatError(f"{path}: ASE could not read it as a trajectory ({type(exc).__name__}: {exc})") from None
+    frames = frames if isinstance(frames, list) else [frames]
+    sizes = sorted({len(a) for a in frames})
+    if len(sizes) != 1:
+        raise DataFormatError(f"{path}: frames hold different numbers of atoms ({sizes[0]} .. {sizes[-1]}); a "
+                              "trajectory needs the same atoms in every frame")
+    positions = np.stack([a.get_positions() for a in frames])
+    velocities = None
+    if all(a.has("momenta") for a in frames):
+        velocities = np.stack([a.get_velocities() for a in frames]) * (ase.units.fs * 1e3)  # Å/ASE-time → Å/ps
+    time = np.arange(len(frames)) * float(frame_interval_ps)
+    return trajectory_from_arrays(positions, frames[0].get_masses(), time, velocities, source=str(path))
 
 
 def _window(n_lags: int, kind: str, dtype: jnp.dtype) -> jax.Array:

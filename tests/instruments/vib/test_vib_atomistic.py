@@ -121,3 +121,38 @@ def test_bad_input():
     t[5] += 1e-4
     with pytest.raises(DataFormatError, match="expected uniform, increasing time steps"):
         trajectory_from_arrays(np.zeros((8, 1, 3)), [1.0], t)
+
+
+def test_a_trajectory_file_read_through_ase_gives_the_same_spectrum(tmp_path):
+    """The O=C=O trajectory written as extended XYZ with velocities by ASE, read back by `read_trajectory`
+    (positions, ASE's masses, velocities converted from ASE's time unit): the same VDOS as from the arrays."""
+    ase = pytest.importorskip("ase")
+    import ase.io
+
+    from instruments.vib.atomistic import read_trajectory
+
+    masses = np.array([15.999, 12.011, 15.999])  # ASE's standard masses, so that both routes weigh the same
+    energy = harmonic_bonds([(0, 1), (1, 2)], [1000.0, 1000.0], [1.16, 1.16])
+    r0 = np.array([[-1.16, 0.0, 0.0], [0.0, 0.0, 0.0], [1.16, 0.0, 0.0]])
+    v0 = np.array([[0.5, 0, 0], [-0.3, 0, 0], [0.1, 0, 0]])
+    v0 -= (masses[:, None] * v0).sum(0) / masses.sum()
+    dt = 0.0005
+    rs, vs = velocity_verlet(energy, r0, v0, masses, dt, 2048)
+    frames = []
+    for r, v in zip(rs, vs, strict=True):
+        atoms = ase.Atoms("OCO", positions=r)
+        atoms.set_velocities(v / (ase.units.fs * 1e3))  # Å/ps → ASE's unit
+        frames.append(atoms)
+    path = tmp_path / "co2.extxyz"
+    ase.io.write(path, frames)
+    read = read_trajectory(path, dt)
+    np.testing.assert_allclose(read.masses_amu, masses, rtol=1e-4)
+    np.testing.assert_allclose(read.positions_A, rs, atol=1e-6)
+    np.testing.assert_allclose(read.velocities_A_ps, vs, rtol=1e-6, atol=1e-6)
+    nu_a, g_a = vdos(trajectory_from_arrays(rs, masses, np.arange(len(rs)) * dt, vs))
+    nu_b, g_b = vdos(read)
+    np.testing.assert_allclose(nu_b, nu_a)
+    np.testing.assert_allclose(g_b, g_a, rtol=1e-4, atol=1e-6 * g_a.max())
+    with pytest.raises(DataFormatError, match="ASE could not read it as a trajectory"):
+        (tmp_path / "bad.extxyz").write_text("not a trajectory\n")
+        read_trajectory(tmp_path / "bad.extxyz", dt)
