@@ -62,7 +62,7 @@ from scipy import constants as sc
 from instruments.vib.kubo import RAD_PER_PS_PER_CM1, autocorrelation, check_uniform_times
 from mofcore.errors import DataFormatError
 
-__all__ = ["KJ_MOL_PER_AMU_A2_PS2", "AtomisticTrajectory", "trajectory_from_arrays", "read_trajectory", "vdos", "ir_spectrum",
+__all__ = ["KJ_MOL_PER_AMU_A2_PS2", "AtomisticTrajectory", "trajectory_from_arrays", "read_trajectory", "BondPolarizability", "raman_spectrum", "vdos", "ir_spectrum",
            "quantum_correction", "normal_modes", "harmonic_bonds", "velocity_verlet", "CORRECTIONS", "WINDOWS"]
 
 #: 1 amu Å² ps⁻² in kJ/mol
@@ -248,6 +248,99 @@ def ir_spectrum(traj: AtomisticTrajectory, charges_e: np.ndarray, total_charge_e
     acf = jnp.sum(autocorrelation(mdot), axis=0)
     nu, spec = _cosine_transform(acf, traj.dt_ps, window, pad)
     return nu, spec * quantum_correction(nu, temperature_K, correction)
+
+
+@dataclass(frozen=True)
+class BondPolarizability:
+    r"""The bond-polarisability model of one kind of bond (M. V. Wolkenstein, 1941; the form used for Raman
+    intensities of molecules and crystals, e.g. S. Guha, J. Menéndez, J. B. Page, G. B. Adams, Phys. Rev. B 53,
+    13106 (1996)): each bond b of unit vector :math:`\hat u_b` and length :math:`r_b` contributes
+
+    .. math::
+        \alpha_b = \alpha_\perp(r_b)\,\mathbb 1 + \bigl(\alpha_\parallel(r_b) - \alpha_\perp(r_b)\bigr)\,\hat u_b\hat u_b^\mathsf{T},
+        \qquad \alpha_{\parallel,\perp}(r) = \alpha_{\parallel,\perp} + \alpha'_{\parallel,\perp}(r - r_0),
+
+    and the polarisability of the system is :math:`\alpha = \sum_b \alpha_b` (Å³).
+
+    Attributes:
+        alpha_par_A3, alpha_perp_A3: α∥, α⊥ at r0 [Å³].
+        dalpha_par_A2, dalpha_perp_A2: their derivatives with bond length [Å²].
+        r0_A: reference length [Å].
+    """
+
+    alpha_par_A3: float
+    alpha_perp_A3: float
+    dalpha_par_A2: float
+    dalpha_perp_A2: float
+    r0_A: float
+
+
+def _polarizability(positions: jax.Array, i: jax.Array, j: jax.Array, model: BondPolarizability) -> jax.Array:
+    """α (3, 3) [Å³] of one frame's positions (n_atoms, 3)."""
+    d = positions[j] - positions[i]
+    r = jnp.linalg.norm(d, axis=-1)
+    u = d / r[:, None]
+    a_par = model.alpha_par_A3 + model.dalpha_par_A2 * (r - model.r0_A)
+    a_perp = model.alpha_perp_A3 + model.dalpha_perp_A2 * (r - model.r0_A)
+    eye = jnp.eye(3, dtype=positions.dtype)[None, :, :]
+    return jnp.sum(a_perp[:, None, None] * eye + (a_par - a_perp)[:, None, None] * u[:, :, None] * u[:, None, :], axis=0)
+
+
+def raman_spectrum(traj: AtomisticTrajectory, bonds: list[tuple[int, int]], model: BondPolarizability, *,
+                   temperature_K: float = 300.0, correction: str = "harmonic", window: str = "hann",
+                   pad: int = 2) -> dict[str, np.ndarray]:
+    r"""Raman spectra of a trajectory from the bond-polarisability model (:class:`BondPolarizability`).
+
+    The time derivative of the polarisability is exact along the trajectory, :math:`\dot\alpha = (\partial\alpha/
+    \partial\mathbf r)\cdot\mathbf v` (a forward-mode derivative of α along the velocities; central differences of
+    positions when the file has none). With the invariants of :math:`\dot\alpha` — the isotropic
+    :math:`\dot a = \mathrm{tr}\,\dot\alpha/3` and the anisotropy :math:`\dot\gamma^2 = \tfrac32\,\dot\beta:\dot\beta`,
+    :math:`\beta = \alpha - a\mathbb 1` — the classical lineshapes are the cosine transforms of their
+    autocorrelations, :math:`I_a(\tilde\nu)` and :math:`I_\gamma(\tilde\nu)`, combined as for 90° scattering of
+    linearly polarised light (D. A. Long, *The Raman Effect*, Wiley 2002, §5.5):
+
+    .. math::
+        I_{VV} = \frac{45 I_a + 4 I_\gamma}{45},\qquad I_{VH} = \frac{3 I_\gamma}{45},\qquad
+        \rho = I_{VH}/I_{VV},
+
+    times the quantum correction of :func:`quantum_correction` (the same ``correction`` names as the IR). Left
+    out: the (ν̃_L − ν̃)⁴ scattering factor and the detector response (divide a measured spectrum by them, or
+    multiply these), resonance and local-field effects. A centrosymmetric vibration that does not change α (the
+    antisymmetric stretch of CO₂) gives no line: the mutual exclusion of IR and Raman follows from the model.
+
+    Returns:
+        ``{"wavenumber_cm1", "VV", "VH", "isotropic", "anisotropic"}`` (arrays, arbitrary but common units).
+
+    Raises:
+        DataFormatError: a bond naming an atom that does not exist, a bad window, correction or temperature.
+    """
+    n_atoms = traj.masses_amu.size
+    if not bonds or any(not (0 <= a < n_atoms and 0 <= b < n_atoms and a != b) for a, b in bonds):
+        raise DataFormatError(f"{traj.source}: bonds: expected pairs of distinct atom indices below {n_atoms}, "
+                              f"got {bonds!r}")
+    if not temperature_K > 0:
+        raise DataFormatError(f"temperature: expected a positive temperature in K, got {temperature_K!r}")
+    dtype = jnp.result_type(float)
+    i = jnp.asarray([b[0] for b in bonds])
+    j = jnp.asarray([b[1] for b in bonds])
+    pos = jnp.asarray(traj.positions_A, dtype)
+    alpha = jax.vmap(lambda r: _polarizability(r, i, j, model))
+    if traj.velocities_A_ps is not None:
+        vel = jnp.asarray(traj.velocities_A_ps, dtype)
+        _, adot = jax.jvp(alpha, (pos,), (vel,))
+    else:
+        a = alpha(pos)
+        adot = (a[2:] - a[:-2]) / (2.0 * traj.dt_ps)
+    iso = jnp.trace(adot, axis1=1, axis2=2) / 3.0  # (n_frames,)
+    aniso = adot - iso[:, None, None] * jnp.eye(3, dtype=dtype)[None, :, :]
+    acf_iso = autocorrelation(iso[None, :])[0]
+    acf_aniso = 1.5 * jnp.sum(autocorrelation(jnp.moveaxis(aniso.reshape(-1, 9), 0, -1)), axis=0)
+    nu, i_a = _cosine_transform(acf_iso, traj.dt_ps, window, pad)
+    _, i_g = _cosine_transform(acf_aniso, traj.dt_ps, window, pad)
+    q = quantum_correction(nu, temperature_K, correction)
+    i_a, i_g = i_a * q, i_g * q
+    return {"wavenumber_cm1": nu, "VV": (45.0 * i_a + 4.0 * i_g) / 45.0, "VH": 3.0 * i_g / 45.0,
+            "isotropic": i_a, "anisotropic": i_g}
 
 
 def harmonic_bonds(bonds: list[tuple[int, int]], k_kj_mol_A2: list[float],

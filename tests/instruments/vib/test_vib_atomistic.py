@@ -156,3 +156,35 @@ def test_a_trajectory_file_read_through_ase_gives_the_same_spectrum(tmp_path):
     with pytest.raises(DataFormatError, match="ASE could not read it as a trajectory"):
         (tmp_path / "bad.extxyz").write_text("not a trajectory\n")
         read_trajectory(tmp_path / "bad.extxyz", dt)
+
+
+def test_raman_of_carbon_dioxide_obeys_mutual_exclusion_and_its_depolarisation_ratio():
+    """Bond-polarisability Raman of the O=C=O run: the symmetric stretch is Raman active, the antisymmetric one
+    (the IR-active stretch) is not — mutual exclusion, from the model; and the depolarisation ratio of the
+    symmetric stretch is the analytic 3γ'²/(45a'² + 4γ'²) with a' = (α'∥ + 2α'⊥)/3, γ' = α'∥ − α'⊥ (bonds along
+    one axis: only their lengths change)."""
+    from instruments.vib.atomistic import BondPolarizability, raman_spectrum
+
+    masses = np.array([16.0, 12.0, 16.0])
+    energy = harmonic_bonds([(0, 1), (1, 2)], [1000.0, 1000.0], [1.16, 1.16])
+    r0 = np.array([[-1.16, 0.0, 0.0], [0.0, 0.0, 0.0], [1.16, 0.0, 0.0]])
+    v0 = np.array([[0.5, 0, 0], [-0.3, 0, 0], [0.1, 0, 0]])
+    v0 -= (masses[:, None] * v0).sum(0) / masses.sum()
+    dt = 0.0005
+    rs, vs = velocity_verlet(energy, r0, v0, masses, dt, 16384)
+    traj = trajectory_from_arrays(rs, masses, np.arange(rs.shape[0]) * dt, vs)
+    k = 1000.0 / KJ_MOL_PER_AMU_A2_PS2
+    sym = math.sqrt(k / 16.0) / RAD_PER_PS_PER_CM1
+    anti = math.sqrt(k * (1 / 16.0 + 2 / 12.0)) / RAD_PER_PS_PER_CM1
+    model = BondPolarizability(2.0, 1.0, 2.0, 0.5, 1.16)  # α∥, α⊥ [Å³]; α'∥, α'⊥ [Å²]
+    spec = raman_spectrum(traj, [(0, 1), (1, 2)], model, correction="none", pad=4)
+    nu, vv, vh = spec["wavenumber_cm1"], spec["VV"], spec["VH"]
+    step = nu[1] - nu[0]
+    assert nu[np.argmax(vv)] == pytest.approx(sym, abs=2 * step)
+    assert vv[np.argmin(np.abs(nu - anti))] < 1e-3 * vv.max()
+    near = np.abs(nu - sym) < 40.0
+    rho = vh[near].sum() / vv[near].sum()
+    a1, g1 = (2.0 + 2 * 0.5) / 3, 2.0 - 0.5
+    assert rho == pytest.approx(3 * g1**2 / (45 * a1**2 + 4 * g1**2), rel=1e-3)
+    with pytest.raises(DataFormatError, match="bonds: expected pairs of distinct atom indices below 3"):
+        raman_spectrum(traj, [(0, 3)], model)
