@@ -21,6 +21,7 @@ Imports nothing from ``twin``, ``instruments`` or ``reports``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -39,7 +40,7 @@ from mofcore.errors import TwinError
 
 __all__ = ["OutputError", "OutputLocked", "LOCK_NAME", "check_output_dir", "check_output_file", "LockOwner",
            "OutputLock", "lock_output", "read_lock", "new_run_id", "OutputSet", "output_set", "read_run_id",
-           "check_run_set"]
+           "check_run_set", "release_held_locks"]
 
 #: the lock file every writing command holds in its output directory
 LOCK_NAME = ".twin.lock"
@@ -254,9 +255,13 @@ class OutputLock:
         self.owner: LockOwner | None = None
 
     def acquire(self) -> OutputLock:
+        """Take the lock: the owner's record is written to a private file first and linked to ``.twin.lock`` in one
+        step (``link`` fails when the name exists), so the lock is never seen empty; where the file system has no
+        hard links, ``O_EXCL`` creation and a write (the lock is empty for an instant, which readers wait out)."""
         for _ in range(50):
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                if self._link_new() or self._create_new():
+                    return self
             except FileExistsError:
                 owner = self._wait_readable()
                 if owner is not None and _alive(owner):
@@ -265,25 +270,67 @@ class OutputLock:
                         f"finish (or, if that process is gone, remove {self.path})"
                     ) from None
                 self._break(owner)
-                continue
             except OSError as error:
                 raise OutputError(f"{self.path}: cannot create the lock file ({error.strerror}); check that "
                                   f"{self.directory} is a directory you can write to") from None
-            pid = os.getpid()
-            owner = LockOwner(pid=pid, host=socket.gethostname(), command=self.command,
-                              started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), token=secrets.token_hex(8),
-                              start_ticks=_start_ticks(pid))
+        raise OutputLocked(f"{self.directory}: could not take the lock {self.path} (others keep taking it); try again")
+
+    def _create_new(self) -> bool:
+        """Take the lock by ``O_EXCL`` creation, then write the record (file systems without hard links).
+
+        Raises:
+            FileExistsError: the lock is held.
+        """
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        owner = self._new_owner()
+        try:
+            os.write(fd, (json.dumps(owner.__dict__) + "\n").encode("utf-8"))
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        self._hold(owner)
+        return True
+
+    def _new_owner(self) -> LockOwner:
+        pid = os.getpid()
+        return LockOwner(pid=pid, host=socket.gethostname(), command=self.command,
+                         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), token=secrets.token_hex(8),
+                         start_ticks=_start_ticks(pid))
+
+    def _link_new(self) -> bool:
+        """Try to take the lock by a hard link of a complete record; ``False`` where links are not supported.
+
+        Raises:
+            FileExistsError: the lock is held (or being broken).
+        """
+        owner = self._new_owner()
+        record = self.directory / f"{LOCK_NAME}.{owner.pid}.{owner.token}"
+        try:
+            fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 os.write(fd, (json.dumps(owner.__dict__) + "\n").encode("utf-8"))
                 os.fsync(fd)
-            except BaseException:
+            finally:
                 os.close(fd)
-                self.path.unlink(missing_ok=True)
+            try:
+                os.link(record, self.path)
+            except FileExistsError:
                 raise
-            os.close(fd)
-            self.owner = owner
-            return self
-        raise OutputLocked(f"{self.directory}: could not take the lock {self.path} (others keep taking it); try again")
+            except OSError as error:
+                if error.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                    return False
+                raise
+            self._hold(owner)
+            return True
+        finally:
+            record.unlink(missing_ok=True)
+
+    def _hold(self, owner: LockOwner) -> None:
+        self.owner = owner
+        _HELD.add(self)
 
     def _wait_readable(self) -> LockOwner | None:
         """The owner of an existing lock; a lock being created is empty for an instant, so wait a little.
@@ -328,6 +375,7 @@ class OutputLock:
 
     def release(self) -> None:
         """Remove the lock file if it is still ours."""
+        _HELD.discard(self)
         if self.owner is None:
             return
         current = read_lock(self.path)
@@ -336,10 +384,29 @@ class OutputLock:
         self.owner = None
 
     def __enter__(self) -> OutputLock:
-        return self.acquire()
+        try:
+            return self.acquire()
+        except BaseException:  # Ctrl-C inside acquire, after the lock was taken: no __exit__ will run
+            self.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+#: the locks this process holds now (released by :func:`release_held_locks` on an exit that skips ``with`` blocks)
+_HELD: set[OutputLock] = set()
+
+
+def release_held_locks() -> None:
+    """Release every lock this process holds: for an exit through ``os._exit`` (Ctrl-C of the console script),
+    which runs no ``finally`` or ``__exit__`` of frames a ``KeyboardInterrupt`` did not unwind — an interrupt
+    arriving between taking a lock and entering its ``with`` block would otherwise leave it behind."""
+    for lock in list(_HELD):
+        try:
+            lock.release()
+        except OSError:
+            pass
 
 
 @contextmanager

@@ -199,6 +199,9 @@ def _leave_interrupted(command: str) -> None:
     """Print ``interrupted``, flush and end the process with status 130 without the interpreter's exit handlers
     (see the module docstring for why: JAX's atexit hook crashes after an interrupted compilation)."""
     try:
+        from mofcore.outputs import release_held_locks
+
+        release_held_locks()  # os._exit runs no __exit__ of a with block the interrupt did not unwind
         print(f"twin {command}: interrupted", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()

@@ -560,3 +560,26 @@ def test_the_shared_checks_directly(tmp_path):
         check_output_file(tmp_path / "p.csv", beside=(".png",))
     assert issubclass(OutputError, TwinError)
 
+
+
+def test_the_lock_is_written_whole_and_released_on_an_exit_that_skips_with_blocks(tmp_path, monkeypatch):
+    """The lock appears complete (a record linked in one step: a reader never sees it empty); the console's Ctrl-C
+    exit (os._exit, no __exit__ runs) releases what this process holds; without hard links, O_EXCL creation."""
+    import errno
+
+    from mofcore import outputs
+    from mofcore.outputs import LOCK_NAME, OutputLock, read_lock, release_held_locks
+
+    lock = OutputLock(tmp_path, "twin test").acquire()
+    assert read_lock(tmp_path / LOCK_NAME).token == lock.owner.token
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]  # the private record is gone
+    release_held_locks()
+    assert not (tmp_path / LOCK_NAME).exists() and lock.owner is None
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    monkeypatch.setattr(outputs.os, "link", no_links)
+    with OutputLock(tmp_path, "twin test") as fallback:
+        assert read_lock(tmp_path / LOCK_NAME).token == fallback.owner.token
+    assert not (tmp_path / LOCK_NAME).exists()
