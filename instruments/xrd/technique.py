@@ -7,12 +7,18 @@ r"""Powder XRD and X-ray total scattering on the technique seam (:mod:`instrumen
   intensities follow the weight fractions through the cell masses in the structure factors.
 * **lattice** — each phase keeps its own structure (CIF) and setting; its lattice parameters follow the mean η
   of its sites through the cell volume of the breathing path,
-  :math:`V(\eta) = V_c + (V_o - V_c)\,h(\eta)`, :math:`h = \eta^2(3-2\eta)`, scaling the endpoint cell
-  isotropically by :math:`(V(\bar\eta_p)/V(\eta^{(0)}_p))^{1/3}`. The anisotropy of the real breathing
-  (MIL-53: b shrinks while c grows) is not carried by this scaling; it affects peak *shifts inside* a phase,
-  not the phase-coexistence peaks, which come from the two endpoint structures.
-* **microstrain** — the spread of η inside the phase, through :math:`\partial a/\partial\eta` of the same scaling
-  (the forward model turns :math:`\sigma_\eta\,\partial\ln d/\partial\eta` into Gaussian strain broadening).
+  :math:`V(\eta) = V_c + (V_o - V_c)\,h(\eta)`, :math:`h = \eta^2(3-2\eta)`. When the two endpoint cells are
+  the ends of one wine-rack (MIL-53: :func:`instruments.xrd.breathing_lattice.is_wine_rack_pair`) the cell follows
+  the anisotropic path of :mod:`instruments.xrd.breathing_lattice` (the channel's rhombus angle set by V(η): one
+  diagonal shrinks while the other grows, the chain axis stays); otherwise (DUT-8, a rigid cell) the endpoint
+  cell is scaled isotropically by :math:`(V(\bar\eta_p)/V(\eta^{(0)}_p))^{1/3}`. Either moves peaks *inside* a
+  phase; the phase-coexistence peaks come from the two endpoint structures.
+* **microstrain** — the spread of η inside the phase, through :math:`\partial a/\partial\eta` of the isotropic
+  scaling, for wine-rack hosts too (the forward model turns :math:`\sigma_\eta\,\partial\ln d/\partial\eta` into
+  Gaussian strain broadening). Along the wine-rack the short diagonal of the np cell is about three times more
+  sensitive to η, which broadens its lines more and hkl-dependently; the pattern refinement of :mod:`twin.fit`
+  models microstrain isotropically, and that broadening biased the demo's recovered domain sizes, so it waits
+  for an anisotropic strain model there.
 * **coherent domains** — the engine's histogram of coherent-domain sizes (bins of :math:`2^k` … :math:`2^{k+1}-1`
   sites, cut by phase boundaries and broken links) becomes a size distribution of cube-shaped domains of edge
   :math:`(n\,V_{site})^{1/3}` at the geometric bin centre :math:`n = 2^{k+1/2}`, so size broadening follows
@@ -42,6 +48,7 @@ import numpy as np
 
 from instruments.observable import Axis, Observable
 from instruments.technique import Technique, TwinFrames
+from instruments.xrd.breathing_lattice import is_wine_rack_pair, phase_lattice_on_path
 from instruments.xrd.instrument import load_instrument
 from instruments.xrd.pattern import Instrument, make_phase_state, pattern_series
 from instruments.xrd.structure import d_min_for, phase_from_cif
@@ -99,7 +106,10 @@ def xrd_phase_states(frames: TwinFrames, structures: tuple) -> tuple:
         scale = (volume / volumes[p]) ** (1.0 / 3.0)
         lattice = np.tile(np.asarray(structure.lattice, dtype=np.float64), (n_frames, 1))
         lattice[:, :3] *= scale[:, None]
-        dlat = np.zeros_like(lattice)
+        closed_cell, open_cell = structures[0].lattice, structures[-1].lattice
+        if len(structures) > 1 and p in (0, len(structures) - 1) and is_wine_rack_pair(closed_cell, open_cell):
+            lattice = phase_lattice_on_path(eta_p, closed_cell, open_cell, structure.lattice, 0 if p == 0 else 1)[0]
+        dlat = np.zeros_like(lattice)  # η-spread broadening: isotropic for every host (module docstring)
         dlat[:, :3] = lattice[:, :3] * (dvolume / (3.0 * volume))[:, None]
         weights = histogram[:, p, :].copy()
         weights[weights.sum(axis=1) == 0, -1] = 1.0  # a phase with no sites: any size (its cell count is zero)

@@ -106,7 +106,7 @@ def test_twin_observe_writes_the_nmr_series(repo_root, tmp_path, capsys):
 
     run = tmp_path / "run"
     shutil.copytree(repo_root / "tests" / "data" / "golden" / "demo_run", run,
-                    ignore=shutil.ignore_patterns("xrd_before_seam.npz"))
+                    ignore=shutil.ignore_patterns("xrd_patterns.npz"))
     assert main(["observe", str(run), "--technique", "nmr", str(EXAMPLE_INSTRUMENT)]) == 0
     series = read_observable(run / "observables" / "nmr.h5")
     assert series.technique == "nmr" and series.axis.unit == "kHz" and series.values.shape[0] == 71
