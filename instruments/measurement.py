@@ -53,6 +53,8 @@ __all__ = [
     "strip_kalpha2",
     "normalise",
     "counting_uncertainty",
+    "series_frames",
+    "common_grid",
 ]
 
 #: the condition keys a reader may set, each in the package's internal unit
@@ -589,3 +591,36 @@ class MeasurementSeries:
 def series_from(items: Sequence[Measurement], labels: Sequence[str], **kwargs: Any) -> MeasurementSeries:
     """Convenience constructor used by readers."""
     return MeasurementSeries(tuple(items), tuple(labels), **kwargs)
+
+
+def series_frames(path: Any, one_frame: str) -> tuple[list[Measurement], tuple[str, ...]]:
+    """The frames and frame labels of a measured series read by :func:`instruments.io.read_measurement` (a folder
+    with a conditions log, an HDF5 file with n_frames × n_points, …) — for the techniques' ``align``.
+
+    Raises:
+        DataFormatError: the file holds one measurement: ``"<path>: <one_frame>"``.
+    """
+    from instruments.io import read_measurement
+    from mofcore.errors import DataFormatError
+
+    series = read_measurement(path)
+    if not isinstance(series, MeasurementSeries):
+        raise DataFormatError(f"{path}: {one_frame}")
+    items = list(series.items)
+    return items, tuple(series.labels or [str(i) for i in range(len(items))])
+
+
+def common_grid(path: Any, labels: Sequence[str], axes: Sequence[Any], name: str, unit: str, *,
+                atol: float = 1e-6) -> np.ndarray:
+    """The axis every frame of a series shares (the first frame's), or :class:`DataFormatError` naming the first
+    frame on another grid: ``"<path>: frame F is on a different <name> grid than the first frame (…)"``."""
+    from mofcore.errors import DataFormatError
+
+    grid = np.asarray(axes[0], np.float64)
+    for label, values in zip(labels, axes, strict=True):
+        other = np.asarray(values, np.float64)
+        if other.shape != grid.shape or not np.allclose(other, grid, rtol=0.0, atol=atol):
+            raise DataFormatError(f"{path}: frame {label} is on a different {name} grid than the first frame "
+                                  f"({other.size} points {other[0]:g}..{other[-1]:g} {unit} against {grid.size} points "
+                                  f"{grid[0]:g}..{grid[-1]:g} {unit}); a series needs one grid")
+    return grid

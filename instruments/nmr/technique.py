@@ -368,16 +368,11 @@ def align_nmr(path: str | Path, settings: NmrSettings | None = None) -> Observab
         DataFormatError: unreadable files (from the readers), a single spectrum, a chemical-shift axis, frames on
             different grids.
     """
-    from instruments.io import read_measurement
-    from instruments.measurement import MeasurementSeries
+    from instruments.measurement import common_grid, series_frames
 
     path = Path(path)
-    series = read_measurement(path)
-    if not isinstance(series, MeasurementSeries):
-        raise DataFormatError(f"{path}: one spectrum, but a series needs several (a folder of spectra with a "
-                              "conditions log, or an HDF5 file with n_frames × n_points)")
-    items = list(series.items)
-    labels = tuple(series.labels or [str(i) for i in range(len(items))])
+    items, labels = series_frames(path, "one spectrum, but a series needs several (a folder of spectra with a "
+                                        "conditions log, or an HDF5 file with n_frames × n_points)")
     axis = items[0].axis
     if axis.name != "frequency":
         raise DataFormatError(f"{path}: expected a frequency axis (Hz or kHz) for static ²H NMR, got {axis.name} "
@@ -385,12 +380,9 @@ def align_nmr(path: str | Path, settings: NmrSettings | None = None) -> Observab
     scale = {"Hz": 1e-3, "kHz": 1.0, "MHz": 1e3}.get(axis.unit)
     if scale is None:
         raise DataFormatError(f"{path}: frequency axis in {axis.unit!r}; expected Hz, kHz or MHz")
-    grid = np.asarray(axis.values, np.float64) * scale
-    for label, m in zip(labels, items, strict=True):
-        other = np.asarray(m.axis.values, np.float64) * {"Hz": 1e-3, "kHz": 1.0, "MHz": 1e3}.get(m.axis.unit, math.nan)
-        if other.shape != grid.shape or not np.allclose(other, grid, rtol=0.0, atol=1e-6 * np.ptp(grid)):
-            raise DataFormatError(f"{path}: frame {label} is on a different frequency grid than the first frame "
-                                  f"({other.size} against {grid.size} points); a series needs one grid")
+    first = np.asarray(axis.values, np.float64) * scale
+    grid = common_grid(path, labels, [np.asarray(m.axis.values, np.float64) * {"Hz": 1e-3, "kHz": 1.0, "MHz": 1e3}.get(
+        m.axis.unit, math.nan) for m in items], "frequency", "kHz", atol=1e-6 * np.ptp(first))
     values = np.stack([np.real(np.asarray(m.values)).astype(np.float64) for m in items])
     order = np.argsort(grid)
     grid, values = grid[order], values[:, order]

@@ -307,23 +307,16 @@ def align_vib(path: str | Path, settings: VibSettings | None = None) -> Observab
     Raises:
         DataFormatError: a single spectrum, an axis that is not a wavenumber, frames on different grids.
     """
-    from instruments.io import read_measurement
-    from instruments.measurement import MeasurementSeries
+    from instruments.measurement import common_grid, series_frames
 
     path = Path(path)
-    series = read_measurement(path)
-    if not isinstance(series, MeasurementSeries):
-        raise DataFormatError(f"{path}: one spectrum, but a series needs several (a folder of spectra with a "
-                              "conditions log)")
-    items = list(series.items)
-    labels = tuple(series.labels or [str(i) for i in range(len(items))])
-    grid = np.asarray(items[0].axis.values, np.float64)
+    items, labels = series_frames(path, "one spectrum, but a series needs several (a folder of spectra with a "
+                                        "conditions log)")
     for label, m in zip(labels, items, strict=True):
         if m.axis.name != "wavenumber":
             raise DataFormatError(f"{path}: frame {label}: expected a wavenumber axis (cm-1), got {m.axis.name}")
-        other = np.asarray(m.axis.values, np.float64)
-        if other.shape != grid.shape or not np.allclose(other, grid, rtol=0.0, atol=1e-6 * np.ptp(grid)):
-            raise DataFormatError(f"{path}: frame {label} is on a different wavenumber grid than the first frame")
+    first = np.asarray(items[0].axis.values, np.float64)
+    grid = common_grid(path, labels, [m.axis.values for m in items], "wavenumber", "cm-1", atol=1e-6 * np.ptp(first))
     order = np.argsort(grid)
     values = np.stack([np.real(np.asarray(m.values)).astype(np.float64)[order] for m in items])
     tenth = max(grid.size // 10, 8)

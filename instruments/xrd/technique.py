@@ -46,6 +46,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from instruments.measurement import common_grid
 from instruments.observable import Axis, Observable
 from instruments.technique import Technique, TwinFrames
 from instruments.xrd.breathing_lattice import is_wine_rack_pair, phase_lattice_on_path
@@ -250,16 +251,6 @@ def _read_series(path: Path) -> tuple[list[Any], tuple[str, ...], np.ndarray]:
     return items, labels, p_rel
 
 
-def _common_grid(path: Path, labels: tuple[str, ...], axes: list[np.ndarray], name: str, unit: str) -> np.ndarray:
-    grid = axes[0]
-    for label, other in zip(labels, axes, strict=True):
-        if other.shape != grid.shape or not np.allclose(other, grid, rtol=0.0, atol=1e-6):
-            raise DataFormatError(f"{path}: frame {label} is on a different {name} grid than the first frame "
-                                  f"({other.size} points {other[0]:g}..{other[-1]:g} {unit} against {grid.size} points "
-                                  f"{grid[0]:g}..{grid[-1]:g} {unit}); a series needs one grid")
-    return grid
-
-
 def _series_observable(path: Path, items: list[Any], labels: tuple[str, ...], p_rel: np.ndarray, axis: Axis) -> Observable:
     values = np.stack([np.asarray(m.values, dtype=np.float64) for m in items])
     sigma = np.stack([poisson_sigma(np.asarray(m.values, dtype=np.float64)) if m.uncertainties is None
@@ -307,7 +298,7 @@ def align_xrd(path: str | Path, settings: XrdSettings | None = None, *, waveleng
     if items[0].axis.name != "two_theta":
         raise DataFormatError(f"{path}: expected a 2θ (deg) or Q axis for powder XRD, got {items[0].axis.name} "
                               f"({items[0].axis.unit})")
-    grid = _common_grid(path, labels, [np.asarray(m.axis.values, dtype=np.float64) for m in items], "2θ", "°")
+    grid = common_grid(path, labels, [np.asarray(m.axis.values, dtype=np.float64) for m in items], "2θ", "°")
     return _series_observable(path, items, labels, p_rel, Axis(grid, "two_theta", "deg"))
 
 
@@ -361,7 +352,7 @@ def align_xrd_q(path: str | Path, *, wavelength_A: float | None = None) -> Obser
                 raise DataFormatError(f"{path}: frame {label}: Q axis unit {m.axis.unit!r}, expected 1/Å or 1/nm")
             m = replace(m, axis=_Axis(np.asarray(m.axis.values, dtype=np.float64) * factor, "q", "1/Å"))
         converted.append(m)
-    grid = _common_grid(path, labels, [np.asarray(m.axis.values, dtype=np.float64) for m in converted], "Q", "1/Å")
+    grid = common_grid(path, labels, [np.asarray(m.axis.values, dtype=np.float64) for m in converted], "Q", "1/Å")
     return _series_observable(path, converted, labels, p_rel, Axis(grid, "q", "1/Å"))
 
 
@@ -403,6 +394,6 @@ def align_native(path: str | Path) -> Observable:
     if axis.name not in ("two_theta", "q") or any(m.axis.name != axis.name or m.axis.unit != axis.unit for m in items):
         found = sorted({f"{m.axis.name} ({m.axis.unit})" for m in items})
         raise DataFormatError(f"{path}: expected every frame on one 2θ or Q axis, got {', '.join(found)}")
-    grid = _common_grid(path, labels, [np.asarray(m.axis.values, dtype=np.float64) for m in items], axis.name,
+    grid = common_grid(path, labels, [np.asarray(m.axis.values, dtype=np.float64) for m in items], axis.name,
                         axis.unit)
     return _series_observable(path, items, labels, p_rel, Axis(grid, axis.name, axis.unit))
