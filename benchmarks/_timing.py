@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["timed"]
+__all__ = ["timed", "choose_tier"]
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, tuple[float, float], float, list[float]]:
@@ -24,3 +25,15 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, tuple[float, floa
         jax.block_until_ready(fn())
         times.append(time.perf_counter() - t0)
     return statistics.median(times), (min(times), max(times)), first, times
+
+
+def choose_tier(description: str, tiers: dict[str, dict[str, Any]], argv: list[str] | None = None
+                ) -> tuple[str, dict[str, Any]]:
+    """``(name, configuration)`` of the tier chosen on the command line: one ``--NAME`` flag per tier, ``quick`` by
+    default."""
+    parser = argparse.ArgumentParser(description=description)
+    tier = parser.add_mutually_exclusive_group()
+    for name in tiers:
+        tier.add_argument(f"--{name}", dest="tier", action="store_const", const=name)
+    name = parser.parse_args(argv).tier or "quick"
+    return name, tiers[name]

@@ -26,7 +26,6 @@ Setup is untimed; compile time (plus the first call) is reported on its own; med
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _timing import timed  # noqa: E402
+from _timing import choose_tier, timed  # noqa: E402
 
 from instruments.nmr.deuterium import deuterium_spectrum, make_deuterium  # noqa: E402
 from instruments.nmr.exchange import spectrum_grid  # noqa: E402
@@ -166,13 +165,7 @@ def bench_xenon(n_rates, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    tier = parser.add_mutually_exclusive_group()
-    for name in TIERS:
-        tier.add_argument(f"--{name}", dest="tier", action="store_const", const=name)
-    args = parser.parse_args(argv)
-    name = args.tier or "quick"
-    cfg = TIERS[name]
+    name, cfg = choose_tier(__doc__.splitlines()[0], TIERS, argv)
     start = time.perf_counter()
     flips = bench_rates("pi-flip", 170e3, cfg["n_rates"], cfg["orientations"], cfg["repeats"])
     for row in flips:

@@ -19,7 +19,6 @@ Setup is untimed; compile time (plus the first call) is reported on its own; med
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _timing import timed  # noqa: E402
+from _timing import choose_tier, timed  # noqa: E402
 
 from instruments.vib.atomistic import trajectory_from_arrays, vdos  # noqa: E402
 from instruments.vib.kubo import (  # noqa: E402
@@ -116,13 +115,7 @@ def bench_sites(cfg):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    tier = parser.add_mutually_exclusive_group()
-    for name in TIERS:
-        tier.add_argument(f"--{name}", dest="tier", action="store_const", const=name)
-    args = parser.parse_args(argv)
-    name = args.tier or "quick"
-    cfg = TIERS[name]
+    name, cfg = choose_tier(__doc__.splitlines()[0], TIERS, argv)
     start = time.perf_counter()
     result = {"benchmark": "vib", "tier": name, "config": cfg, "vdos": bench_vdos(cfg), "kubo": bench_kubo(cfg),
               "sites": bench_sites(cfg),
