@@ -377,6 +377,19 @@ def material_from_fit(path: str | Path) -> tuple[Any, Any, dict[str, Any]]:
 
     from twin.fit.isotherm import apply_values
     from twin.fit.surrogate import make_sample
+    model, material = _isotherm_fit(path)
+    values = {k: float(v) for k, v in model["values"].items()}
+    sample = make_sample()
+    thermo, sample = apply_values(material.thermo, sample, values, model["guest"], float(model["temperature_K"]))
+    return replace(material, thermo=thermo), sample, model
+
+
+def _isotherm_fit(path: str | Path) -> tuple[dict[str, Any], Any]:
+    """The ``model`` entry of a twin-level isotherm fit and its material as the file gives it (not yet fitted).
+
+    Raises:
+        FitError: the file is not a twin-level isotherm fit.
+    """
     from twin.material import load_material
 
     data = read_fit_result(path)
@@ -386,10 +399,7 @@ def material_from_fit(path: str | Path) -> tuple[Any, Any, dict[str, Any]]:
                        f"got {model.get('kind') if isinstance(model, dict) else 'no model entry'}")
     material = load_material(model["material_path"] if "material_path" in model and Path(model["material_path"]).is_file()
                              else model["material"])
-    values = {k: float(v) for k, v in model["values"].items()}
-    sample = make_sample()
-    thermo, sample = apply_values(material.thermo, sample, values, model["guest"], float(model["temperature_K"]))
-    return replace(material, thermo=thermo), sample, model
+    return model, material
 
 
 @dataclass(frozen=True)
@@ -424,17 +434,19 @@ def predict_isotherm_from_fit(path: str | Path, temperature_K: float, pressures_
     model curve (parameter uncertainty), not of new measurements. Temperature dependence as in
     :func:`material_from_fit`.
     """
+    from dataclasses import replace
+
     import jax
     import jax.numpy as jnp
 
     from twin.fit.isotherm import apply_values
     from twin.fit.surrogate import make_sample, powder_branches
-    from twin.material import load_material
 
-    material, sample, model = material_from_fit(path)
-    base = load_material(model["material_path"] if "material_path" in model and Path(model["material_path"]).is_file()
-                         else model["material"])
+    model, base = _isotherm_fit(path)
     guest, t_fit = model["guest"], float(model["temperature_K"])
+    fixed = {k: float(v) for k, v in model["values"].items()}
+    thermo, sample = apply_values(base.thermo, make_sample(), fixed, guest, t_fit)  # at the posterior medians
+    material = replace(base, thermo=thermo)
     p = jnp.asarray(np.sort(np.asarray(pressures_Pa, float)), material.thermo.volume_A3.dtype)
     to_mmol_g = 1000.0 / material.mass_g_per_mol
 
@@ -453,7 +465,6 @@ def predict_isotherm_from_fit(path: str | Path, temperature_K: float, pressures_
     if n_draws:
         names = list(draws)
         table = jnp.asarray(np.array([draws[n] for n in names], float).T, material.thermo.volume_A3.dtype)
-        fixed = {k: float(v) for k, v in model["values"].items()}
 
         def one(row: Any) -> tuple[Any, Any, Any, Any]:
             values = {**fixed, **{n: row[i] for i, n in enumerate(names)}}
