@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mofcore.files import read_text_file
+from mofcore.files import MAX_TOML_BYTES, read_text_file
 from twin._toml_schema import Table, did_you_mean, load_toml
 from twin.errors import ScenarioError
 from twin.units import format_quantity
@@ -61,8 +61,8 @@ DEFECT_KINDS = ("missing_linker", "missing_node")
 METHODS = ("langevin", "metropolis")
 
 # -- input limits (docs/limits.md, "Input limits") ---------------------------------------------------------------
-#: a scenario file is a few kB; TOML parsing takes ~100× the text in memory
-MAX_SCENARIO_BYTES = 10_000_000
+#: a scenario file is a few kB; TOML parsing takes ~100× the text in memory (the limit of every TOML file)
+MAX_SCENARIO_BYTES = MAX_TOML_BYTES
 #: gas pressures (1000 bar): far above any operando adsorption experiment; the fugacity and the stability limit
 #: of the time step overflow to NaN near 10⁵ bar
 MAX_PRESSURE_PA = 1e8
