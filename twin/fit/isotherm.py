@@ -61,6 +61,7 @@ from twin.thermo.params import ThermoParams
 __all__ = [
     "StatedConditions",
     "stated_conditions",
+    "read_isotherm_file",
     "PARAMETERS",
     "ParameterInfo",
     "FreeParameter",
@@ -209,6 +210,7 @@ def load_isotherm(
     *,
     y_column: str | None = None,
     min_pressure_Pa: float = 0.0,
+    series: Any = None,
 ) -> IsothermData:
     """Read a measured isotherm (AIF or CSV, through :func:`instruments.io.read_measurement`) into model units.
 
@@ -219,12 +221,11 @@ def load_isotherm(
         FitError: no labelled branch, fewer than two points, an axis that is not a pressure, an uptake unit that
         cannot be converted.
     """
-    from instruments.io import read_measurement
     from twin.datasets import file_sha256
 
     path = Path(path)
-    options = {"y_column": y_column} if y_column else {}
-    series = read_measurement(path, **options)
+    if series is None:  # else the file as read_isotherm_file gave it
+        series = read_isotherm_file(path, y_column=y_column)
     labels = tuple(getattr(series, "labels", ()))
     present = [label for label in ("adsorption", "desorption") if label in labels]
     if not present:
@@ -268,11 +269,16 @@ class StatedConditions:
     pressure_unit: str | None
 
 
-def stated_conditions(path: str | Path, *, y_column: str | None = None) -> StatedConditions:
-    """The adsorptive, temperature and pressure unit a measured isotherm file states (:class:`StatedConditions`)."""
+def read_isotherm_file(path: str | Path, *, y_column: str | None = None) -> Any:
+    """A measured isotherm file as its reader gives it (:func:`instruments.io.read_measurement`), read once for both
+    :func:`stated_conditions` and :func:`load_isotherm`."""
     from instruments.io import read_measurement
 
-    series = read_measurement(Path(path), **({"y_column": y_column} if y_column else {}))
+    return read_measurement(Path(path), **({"y_column": y_column} if y_column else {}))
+
+
+def stated_conditions(series: Any) -> StatedConditions:
+    """The adsorptive, temperature and pressure unit a measured isotherm (:func:`read_isotherm_file`) states."""
     meta = dict(getattr(series, "metadata", {}) or {})
     first = series[0] if hasattr(series, "labels") else series
     adsorptive = meta.get("exptl_adsorptive") or first.metadata.get("exptl_adsorptive")

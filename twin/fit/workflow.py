@@ -132,12 +132,13 @@ def run_isotherm_fit(
         branches, unit that cannot be converted, inverted bounds, no pressure overlap).
     """
     from twin import __version__
-    from twin.fit.isotherm import stated_conditions
+    from twin.fit.isotherm import read_isotherm_file, stated_conditions
     from twin.material import load_material
     from twin.thermo.gases import gas
 
     stage(f"reading {Path(path).name}")
-    stated = stated_conditions(path, y_column=y_column)
+    series = read_isotherm_file(path, y_column=y_column)  # once: its notices are printed once
+    stated = stated_conditions(series)
     guest, temperature_K = _guest_and_temperature(Path(path).name, stated, guest, temperature_K)
     material = load_material(material_name)
     if material.thermo.n_phases != 2:
@@ -146,7 +147,7 @@ def run_isotherm_fit(
     g = material.thermo.guest_index(guest)  # MaterialError for an unknown guest
     del g
     material.check_temperature(temperature_K, where="--temperature")
-    data = load_isotherm(path, material.mass_g_per_mol, gas(guest).molar_mass_g_per_mol, y_column=y_column)
+    data = load_isotherm(path, material.mass_g_per_mol, gas(guest).molar_mass_g_per_mol, series=series)
     material_sample = ({} if material.surface_energy_difference_J_m2 is None
                        else {"surface_energy_J_m2": material.surface_energy_difference_J_m2})
     sample_values = {**DEFAULT_SAMPLE, **material_sample, **(sample or {})}
