@@ -102,7 +102,8 @@ DIMENSIONS: dict[str, _Dimension] = {
         "time",
         "s",
         '"10 min"',
-        {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0, "d": 86400.0},
+        {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15, "min": 60.0,
+         "h": 3600.0, "d": 86400.0},
     ),
     "fraction": _Dimension("fraction", "1", '"40 %"', {"%": 0.01, "": 1.0}, allow_bare=True),
     "energy": _Dimension(
@@ -130,6 +131,15 @@ DIMENSIONS: dict[str, _Dimension] = {
         "m²/s",
         '"1e-9 m2/s"',
         {"m2/s": 1.0, "cm2/s": 1e-4, "nm2/s": 1e-18, "A2/s": 1e-20, "um2/s": 1e-12},
+    ),
+    # spectroscopic wavenumber ν̃ = 1/λ; a frequency or an energy of a vibration through E = hcν̃
+    "wavenumber": _Dimension(
+        "wavenumber",
+        "cm-1",
+        '"5 cm-1"',
+        {"cm-1": 1.0, "cm^-1": 1.0, "cm⁻¹": 1.0, "1/cm": 1.0, "/cm": 1.0,
+         "meV": 1e-3 * sc.electron_volt / (sc.h * sc.c * 100.0),
+         "THz": 1e12 / (sc.c * 100.0), "GHz": 1e9 / (sc.c * 100.0)},
     ),
     "rate": _Dimension(
         "rate",
@@ -169,7 +179,7 @@ def parse_quantity(value: object, dimension: str, *, where: str = "value") -> fl
         where: the key path used in error messages (``"protocol.segments[2].pressure"``).
 
     Returns:
-        The value in the internal unit (K, Pa, Å, s, 1, kJ/mol, deg, J/m², m²/s, 1/s).
+        The value in the internal unit (K, Pa, Å, s, 1, kJ/mol, deg, J/m², m²/s, cm⁻¹, 1/s).
 
     Raises:
         UnitError: unparsable text, unknown unit, wrong dimension, or a number that is not finite as written or

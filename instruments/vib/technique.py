@@ -76,9 +76,9 @@ from instruments.observable import Axis, Observable
 from instruments.technique import Technique, TwinFrames
 from instruments.vib.bandtable import BandTable, load_band_table
 from instruments.vib.kubo import RAD_PER_PS_PER_CM1, kubo_g
-from instruments.vib.units import parse_wavenumber_cm1
 from mofcore.errors import DataFormatError, UnitError
 from mofcore.files import read_toml_file
+from mofcore.units import parse_quantity
 
 __all__ = ["IR", "RAMAN", "VibSettings", "load_vib_settings", "parse_vib_settings", "simulate_vib", "frame_spectrum",
            "line_parameters", "align_vib"]
@@ -97,6 +97,11 @@ class VibSettings:
     table: BandTable
     guests: tuple[str, ...]
     source: str = ""
+
+
+def _wavenumber(value: object, where: str) -> float:
+    """A wavenumber string (``"4 cm-1"``, or a frequency or energy through E = hcν̃) → cm⁻¹."""
+    return parse_quantity(value, "wavenumber", where=where)
 
 
 def _fail(where: str, key: str, message: str) -> DataFormatError:
@@ -123,8 +128,8 @@ def parse_vib_settings(doc: dict[str, Any], where: str = "instrument", base: Pat
     try:
         lo_text, hi_text = str(text).split("..")
         unit = hi_text.strip().split()[-1] if len(hi_text.split()) > 1 else "cm-1"
-        lo = parse_wavenumber_cm1(f"{lo_text.strip()} {unit}" if len(lo_text.split()) == 1 else lo_text, "range")
-        hi = parse_wavenumber_cm1(hi_text if len(hi_text.split()) > 1 else f"{hi_text} {unit}", "range")
+        lo = _wavenumber(f"{lo_text.strip()} {unit}" if len(lo_text.split()) == 1 else lo_text, "range")
+        hi = _wavenumber(hi_text if len(hi_text.split()) > 1 else f"{hi_text} {unit}", "range")
     except (ValueError, UnitError):
         raise _fail(where, "spectrum.range", f"expected a range such as \"400..4000 cm-1\", got {text!r}") from None
     if not 0 <= lo < hi:
@@ -133,7 +138,7 @@ def parse_vib_settings(doc: dict[str, Any], where: str = "instrument", base: Pat
     if isinstance(points, bool) or not isinstance(points, int) or not 16 <= points <= 200000:
         raise _fail(where, "spectrum.points", f"expected an integer between 16 and 200000, got {points!r}")
     try:
-        resolution = parse_wavenumber_cm1(spectrum.get("resolution", "4 cm-1"), "spectrum.resolution")
+        resolution = _wavenumber(spectrum.get("resolution", "4 cm-1"), "spectrum.resolution")
     except UnitError as error:
         raise DataFormatError(f"{where}: {error}") from None
     if not resolution > 0:

@@ -54,10 +54,10 @@ def _missing_kind(parser: argparse.ArgumentParser) -> int:
 
 def _handle_kubo(args: argparse.Namespace) -> int:
     from instruments.vib.kubo import kubo_line
-    from instruments.vib.units import parse_time_ps, parse_wavenumber_cm1
+    from mofcore.units import parse_quantity
 
-    amplitude = parse_wavenumber_cm1(args.amplitude, "--amplitude")
-    tau = parse_time_ps(args.correlation_time, "--correlation-time")
+    amplitude = parse_quantity(args.amplitude, "wavenumber", where="--amplitude")
+    tau = parse_quantity(args.correlation_time, "time", where="--correlation-time") * 1e12  # ps
     line = kubo_line(amplitude, tau)
     out = {"fwhm_cm1": round(line.fwhm_cm1, 6), "regime": line.regime,
            "fast_limit_fwhm_cm1": round(line.fast_limit_fwhm_cm1, 6),
