@@ -119,7 +119,9 @@ DIMENSIONS: dict[str, _Dimension] = {
             "K": _KB_KJ_MOL,
         },
     ),
-    "angle": _Dimension("angle", "deg", '"10 deg"', {"deg": 1.0, "°": 1.0, "rad": 180.0 / math.pi}),
+    "angle": _Dimension("angle", "deg", '"10 deg"',
+                        {"deg": 1.0, "°": 1.0, "rad": 180.0 / math.pi, "mrad": 0.18 / math.pi}),
+    "voltage": _Dimension("voltage", "V", '"300 kV"', {"V": 1.0, "kV": 1e3, "MV": 1e6}),
     "area_energy": _Dimension(
         "area_energy",
         "J/m²",
@@ -179,7 +181,7 @@ def parse_quantity(value: object, dimension: str, *, where: str = "value") -> fl
         where: the key path used in error messages (``"protocol.segments[2].pressure"``).
 
     Returns:
-        The value in the internal unit (K, Pa, Å, s, 1, kJ/mol, deg, J/m², m²/s, cm⁻¹, 1/s).
+        The value in the internal unit (K, Pa, Å, s, 1, kJ/mol, deg, V, J/m², m²/s, cm⁻¹, 1/s).
 
     Raises:
         UnitError: unparsable text, unknown unit, wrong dimension, or a number that is not finite as written or

@@ -48,7 +48,6 @@ Left out: astigmatism, coma and higher-order aberrations; the mixed cross term o
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,16 +205,13 @@ def _jnp():
     return jnp
 
 
-_VOLTAGE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(V|kV|MV)\s*$")
-
-
 def parse_voltage_V(text: object, where: str = "voltage") -> float:
     """``"300 kV"`` → 3e5 [V]; a positive voltage in V, kV or MV, else :class:`UnitError`."""
-    match = _VOLTAGE.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise UnitError(f"{where}: expected an accelerating voltage such as \"300 kV\" (units V, kV, MV), got {text!r}")
-    value = float(match.group(1)) * {"V": 1.0, "kV": 1e3, "MV": 1e6}[match.group(2)]
-    if not math.isfinite(value) or value <= 0:
+    try:
+        value = parse_quantity(text, "voltage", where=where)
+    except UnitError:
+        raise UnitError(f"{where}: expected an accelerating voltage such as \"300 kV\" (units V, kV, MV), got {text!r}") from None
+    if value <= 0:
         raise UnitError(f"{where}: expected an accelerating voltage > 0 such as \"300 kV\", got {text!r}")
     return value
 

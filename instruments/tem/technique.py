@@ -51,7 +51,6 @@ Instrument file (TOML; every quantity a string with its unit):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ from instruments.observable import Axis, Observable
 from instruments.technique import Technique, TwinFrames
 from instruments.tem.ctf import Lens, parse_cs_A, parse_defocus_A, parse_voltage_V, wavelength_A
 from instruments.tem.multislice import Detector
-from mofcore.errors import DataFormatError, TwinError
+from mofcore.errors import DataFormatError, TwinError, UnitError
 from mofcore.files import read_toml_file
 from mofcore.units import parse_quantity
 
@@ -75,9 +74,6 @@ _SECTIONS = {
     "hrtem": {"sampling", "slice_thickness", "field", "thickness"},
     "contrast": {"mode", "phase", "reflection", "beam_axis", "excitation_error", "dose_rate", "critical_fluence"},
 }
-_MRAD = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(mrad|rad|deg)\s*$")
-
-
 @dataclass(frozen=True)
 class TemSettings:
     """A TEM instrument (module docstring); lengths in Å, angles in mrad."""
@@ -103,10 +99,10 @@ def _fail(where: str, key: str, message: str) -> DataFormatError:
 
 
 def _mrad(where: str, key: str, value: Any) -> float:
-    match = _MRAD.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise _fail(where, key, f"expected an angle such as \"15 mrad\", got {value!r}")
-    v = float(match.group(1)) * {"mrad": 1.0, "rad": 1e3, "deg": math.pi / 180 * 1e3}[match.group(2)]
+    try:
+        v = parse_quantity(value, "angle", where=key) * (math.pi / 180 * 1e3)  # deg → mrad
+    except UnitError:
+        raise _fail(where, key, f"expected an angle such as \"15 mrad\", got {value!r}") from None
     if not v >= 0:
         raise _fail(where, key, f"expected an angle ≥ 0, got {value!r}")
     return v
