@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mofcore.errors import DataFormatError
+from mofcore.errors import DataFormatError, UnitError
+from mofcore.units import parse_quantity
 
-__all__ = ["fail", "check_tables"]
+__all__ = ["fail", "check_tables", "quantity"]
 
 
 def fail(where: str, key: str, message: str) -> DataFormatError:
@@ -30,3 +31,14 @@ def check_tables(doc: dict[str, Any], known: dict[str, Any], where: str, *, nucl
             for key in value:
                 if key not in keys:
                     raise fail(where, f"{table}.{key}", f"unknown key; known: {', '.join(sorted(keys))}")
+
+
+def quantity(where: str, key: str, value: Any, dimension: str, check: Any = None, expected: str = "") -> float:
+    """A quantity of the file (:func:`mofcore.units.parse_quantity`), checked: ``<where>: <key>: …`` on failure."""
+    try:
+        result = parse_quantity(value, dimension, where=key)
+    except UnitError as error:
+        raise DataFormatError(f"{where}: {error}") from None
+    if check is not None and not check(result):
+        raise fail(where, key, f"expected {expected}, got {value!r}")
+    return result

@@ -62,7 +62,6 @@ settings, or the outer tenth of the window at each end).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,14 +83,15 @@ from instruments.nmr.motion import MOTIONS, jump_model
 from instruments.nmr.xenon_technique import XenonSettings, parse_xenon_settings, simulate_xenon
 from instruments.nmr._settings import check_tables
 from instruments.nmr._settings import fail as _fail
+from instruments.nmr._settings import quantity as _quantity
 from instruments.observable import Axis, Observable
 from instruments.technique import Technique, TwinFrames
 from mofcore.errors import DataFormatError, UnitError
 from mofcore.files import read_toml_file
-from mofcore.units import parse_quantity, parse_range
+from mofcore.units import parse_range
 
 __all__ = ["NMR", "NUCLEI", "NmrSettings", "PhaseDynamics", "load_nmr_settings", "parse_nmr_settings", "simulate_nmr",
-           "align_nmr", "phase_spectra", "rate_text", "baseline_sigma"]
+           "align_nmr", "phase_spectra", "baseline_sigma"]
 
 #: the example instrument file shipped beside this module (MIL-53(Al), phenylene π-flips per phase)
 
@@ -154,30 +154,6 @@ class NmrSettings:
     n_sites: int | None
     phases: dict[str, PhaseDynamics] = field(default_factory=dict)
     source: str = ""
-
-
-_SLASH_RATE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*/\s*(s|min|h)\s*$")
-
-
-def rate_text(value: Any) -> Any:
-    """``"1e9 /s"`` or ``"1e9/s"`` → ``"1e9 1/s"`` (a rate with a bare slash, for :func:`parse_quantity`)."""
-    if isinstance(value, str):
-        match = _SLASH_RATE.match(value)
-        if match:
-            return f"{match.group(1)} 1/{match.group(2)}"
-    return value
-
-
-def _quantity(where: str, key: str, value: Any, dimension: str, check: Any = None, expected: str = "") -> float:
-    if dimension == "rate":
-        value = rate_text(value)
-    try:
-        result = parse_quantity(value, dimension, where=key)
-    except UnitError as error:
-        raise DataFormatError(f"{where}: {error}") from None
-    if check is not None and not check(result):
-        raise _fail(where, key, f"expected {expected}, got {value!r}")
-    return result
 
 
 def parse_nmr_settings(doc: dict[str, Any], where: str = "instrument") -> NmrSettings | XenonSettings:

@@ -74,10 +74,10 @@ from instruments.nmr.xenon import (
 )
 from instruments.nmr._settings import check_tables
 from instruments.nmr._settings import fail as _fail
+from instruments.nmr._settings import quantity as _quantity
 from instruments.observable import Axis, Observable
 from instruments.technique import TwinFrames
-from mofcore.errors import DataFormatError, UnitError
-from mofcore.units import parse_quantity
+from mofcore.errors import DataFormatError
 
 __all__ = ["XenonPhase", "XenonSettings", "XenonState", "parse_xenon_settings", "xenon_state", "lattice_spectrum",
            "simulate_xenon", "surrogate_geometry", "surrogate_lattice"]
@@ -128,16 +128,6 @@ class XenonSettings:
     seed: int
     phases: dict[str, XenonPhase] = field(default_factory=dict)
     source: str = ""
-
-
-def _quantity(where: str, key: str, value: Any, dimension: str, check: Any, expected: str) -> float:
-    try:
-        result = parse_quantity(value, dimension, where=key)
-    except UnitError as error:
-        raise DataFormatError(f"{where}: {error}") from None
-    if not check(result):
-        raise _fail(where, key, f"expected {expected}, got {value!r}")
-    return result
 
 
 def _number(where: str, key: str, value: Any, lo: float, hi: float, expected: str) -> float:

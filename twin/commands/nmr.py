@@ -110,10 +110,9 @@ def _missing_kind(parser: argparse.ArgumentParser) -> int:
 
 
 def _quantity(text: Any, dimension: str, option: str) -> float:
-    from instruments.nmr.technique import rate_text
     from twin.units import parse_quantity
 
-    return parse_quantity(rate_text(text) if dimension == "rate" else text, dimension, where=option)
+    return parse_quantity(text, dimension, where=option)
 
 
 def _number(text: str, option: str, lo: float, hi: float, what: str) -> float:
@@ -134,9 +133,7 @@ def _grid(args: argparse.Namespace, cq_hz: float, lorentzian_hz: float) -> Any:
     if not 64 <= args.points <= 262144:
         raise DataFormatError(f"--points: expected 64 … 262144 points, got {args.points}")
     if args.frequency:
-        from instruments.nmr.technique import rate_text
-
-        lo, hi = parse_range(rate_text(args.frequency), "rate", where="--frequency")
+        lo, hi = parse_range(args.frequency, "rate", where="--frequency")
     else:
         hi = 0.75 * cq_hz + max(50e3, 10.0 * lorentzian_hz)
         lo = -hi
